@@ -1,0 +1,110 @@
+"""Session IDs, their signatures, storage keys and public handles.
+
+Three distinct values exist for every session (ID-03, ID-06, TM-04):
+
+* the **ID**: 32 bytes from :mod:`secrets` (256 bits), URL-safe base64.  Only
+  the client holds it, inside the signed cookie value ``ID.SIGNATURE``;
+* the **storage key**: a keyed HMAC of the ID.  The store only ever sees this,
+  so a dump of Redis/SQL/memory cannot be replayed as a cookie;
+* the **handle**: an independent random value that is safe to show, list and
+  log, and that lets an admin revoke a session without knowing its ID.
+
+The signature is itsdangerous's ``Signer`` format (HMAC-SHA256 over the ID with
+an HMAC-derived key and a salt), so a cookie can be checked with itsdangerous
+itself.  We precompute the derived keys as ``hmac`` objects and copy them per
+call: itsdangerous re-derives its key on every ``unsign`` (about 6.5 us here
+against about 2 us for a copied HMAC).  ``secret_keys[0]`` signs, every key
+verifies; the storage key is derived from the key that verified, so rotating
+secrets does not orphan existing sessions.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+
+from itsdangerous import Signer
+
+__all__ = ["ID_LENGTH", "SIGNED_LENGTH", "IdCodec", "new_handle", "new_id"]
+
+ID_BYTES = 32
+ID_LENGTH = 43  # len(urlsafe_b64encode(32 bytes)) without padding
+SIG_LENGTH = 43
+SIGNED_LENGTH = ID_LENGTH + 1 + SIG_LENGTH
+_B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+SIGN_SALT = b"sessionware.session-id"
+STORE_SALT = b"sessionware.storage-key"
+
+
+def new_id() -> str:
+    """A fresh 256-bit session ID from the OS CSPRNG (ID-01, ID-09)."""
+    return secrets.token_urlsafe(ID_BYTES)
+
+
+def new_handle() -> str:
+    """A fresh public handle: random, unrelated to the ID, safe to display."""
+    return secrets.token_urlsafe(16)
+
+
+def _derive(secret: bytes, salt: bytes) -> bytes:
+    return Signer(secret, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256).derive_key()
+
+
+class IdCodec:
+    """Signs and verifies session IDs and maps them to storage keys.
+
+    :param secrets: newest first; the first signs, all verify.
+    """
+
+    __slots__ = ("_signers", "_stores")
+
+    def __init__(self, secrets: Sequence[bytes]) -> None:
+        if not secrets:
+            raise ValueError("at least one secret is required")
+        self._signers = tuple(
+            hmac.new(_derive(s, SIGN_SALT), digestmod=hashlib.sha256) for s in secrets
+        )
+        self._stores = tuple(
+            hmac.new(_derive(s, STORE_SALT), digestmod=hashlib.sha256) for s in secrets
+        )
+
+    def _sig(self, index: int, raw_id: bytes) -> bytes:
+        mac = self._signers[index].copy()
+        mac.update(raw_id)
+        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+
+    def sign(self, session_id: str) -> str:
+        """The cookie value for ``session_id``, signed with the newest key."""
+        return f"{session_id}.{self._sig(0, session_id.encode()).decode()}"
+
+    def unsign(self, value: str) -> tuple[str, int] | None:
+        """``(id, key_index)`` when ``value`` carries a valid signature, else None.
+
+        The shape (length, one dot, base64url alphabet) is checked before any
+        HMAC, so malformed input costs almost nothing (ID-08); every key is
+        compared in constant time (ID-07).
+        """
+        if len(value) != SIGNED_LENGTH or value[ID_LENGTH] != ".":
+            return None
+        try:
+            raw = value.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        if not _B64_CHARS.issuperset(raw[:ID_LENGTH]) or not _B64_CHARS.issuperset(
+            raw[ID_LENGTH + 1 :]
+        ):
+            return None
+        raw_id, sig = raw[:ID_LENGTH], raw[ID_LENGTH + 1 :]
+        for index in range(len(self._signers)):
+            if hmac.compare_digest(self._sig(index, raw_id), sig):
+                return value[:ID_LENGTH], index
+        return None
+
+    def storage_key(self, session_id: str, key_index: int = 0) -> str:
+        """The key the store uses for ``session_id`` (a keyed hash; ID-06)."""
+        mac = self._stores[key_index].copy()
+        mac.update(session_id.encode())
+        return mac.hexdigest()

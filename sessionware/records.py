@@ -1,0 +1,162 @@
+"""What the store holds (:class:`Record`) and how it changes (:data:`Op`).
+
+Backends import only this module and :mod:`sessionware.errors`; they never
+see IDs, cookies or requests.  Session data travels as ``{key: JSON text}``:
+the core encodes once (it must measure sizes anyway) and backends store the
+strings as they are, one field per key, which is what lets a commit write a
+*patch* instead of the whole blob (CC-01: two requests setting different keys
+both persist).
+
+Every record carries ``expires_at``, the earlier of its idle and absolute
+deadlines, as a Unix timestamp.  Backends must never return a record whose
+``expires_at`` is at or before ``now`` (EX-05) and should let the store drop
+it by itself at that moment (Redis TTL, SQL sweep, memory heap).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+__all__ = [
+    "ApplyResult",
+    "Create",
+    "Delete",
+    "Op",
+    "Patch",
+    "Record",
+    "decode",
+    "encode",
+]
+
+#: Metadata fields a :class:`Patch` may set (``Record`` attribute names).
+PATCHABLE = frozenset(
+    {"last_active", "expires_at", "absolute_at", "user_id", "auth_time", "remember"}
+)
+
+
+def encode(value: Any) -> str:
+    """Compact JSON for one session value (never pickle)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+decode = json.loads
+
+
+@dataclass(slots=True)
+class Record:
+    """One stored session.
+
+    ``data`` maps keys to JSON text.  ``info`` holds small string facts about
+    the client recorded at login (address, user agent summary, binding
+    fingerprint) for ``list_sessions``.  ``extra`` holds small JSON scalars
+    that layers above the core keep with the session (refresh-token hashes
+    and generations); :class:`Patch` can update it conditionally.
+    """
+
+    key: str
+    handle: str
+    created_at: float
+    last_active: float
+    expires_at: float
+    absolute_at: float
+    user_id: str | None = None
+    auth_time: float | None = None
+    remember: bool = False
+    data: dict[str, str] = field(default_factory=dict)
+    info: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def live(self, now: float) -> bool:
+        """True while the record has not reached ``expires_at``."""
+        return now < self.expires_at
+
+    def copy(self) -> Record:
+        """A copy whose dicts can be changed without touching this one."""
+        return Record(
+            self.key,
+            self.handle,
+            self.created_at,
+            self.last_active,
+            self.expires_at,
+            self.absolute_at,
+            self.user_id,
+            self.auth_time,
+            self.remember,
+            dict(self.data),
+            dict(self.info),
+            dict(self.extra),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    """Insert a new record; never overwrites an existing key (ID-05).
+
+    When ``max_per_user`` is set and the record has a ``user_id``, the
+    backend evicts that user's oldest sessions (by ``created_at``) so that at
+    most ``max_per_user`` remain, atomically with the insert (TM-06), and
+    reports their handles in :attr:`ApplyResult.evicted`.
+
+    With ``replaces`` this is an ID rotation (login, regenerate, renewal):
+    the new record is inserted and the record at ``replaces`` deleted as one
+    step, and only if ``replaces`` is still live; otherwise nothing happens
+    and the result is not ok.  So a session revoked while a request was in
+    flight is not resurrected under a new ID, and there is no instant where
+    both or neither ID loads the session (CC-03).
+    """
+
+    record: Record
+    max_per_user: int | None = None
+    replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """Change an existing record in place; a missing or expired record stays missing.
+
+    Applying a patch to a key that does not exist is a no-op (a session
+    revoked while a request was in flight is not resurrected; TM-01).  When
+    ``expect`` is given, the patch applies only if every ``extra[k] == v``
+    holds at that moment (compare-and-set, used for refresh-token rotation).
+    """
+
+    key: str
+    set: Mapping[str, str] = field(default_factory=dict)
+    delete: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    expect: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.meta) - PATCHABLE
+        if unknown:
+            raise ValueError(f"Patch.meta cannot set {sorted(unknown)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Remove a record (and its index entries) if present."""
+
+    key: str
+
+
+Op: TypeAlias = Create | Patch | Delete
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What :meth:`Backend.apply` did.
+
+    ``ok`` is False when any :class:`Patch` found its record missing or its
+    ``expect`` condition false, or a :class:`Create` found its key taken.
+    ``evicted`` lists handles removed by ``max_per_user``.
+    """
+
+    ok: bool = True
+    evicted: tuple[str, ...] = ()
+
+
+APPLIED = ApplyResult()
