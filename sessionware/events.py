@@ -1,0 +1,163 @@
+"""Security and lifecycle events.
+
+Every decision worth an operator's attention becomes an :class:`Event` and
+goes to two places: the stdlib logger ``"sessionware.security"`` (with the
+fields in ``extra=`` for structured handlers) and the optional ``on_event``
+callback.  Events never carry a raw session ID or token (AN-04): only the
+public handle.  Fields that come from the client (user agent, cookie
+fragments) are escaped before they reach a log line, so CR/LF and terminal
+escapes cannot forge records (AN-05, ASVS 5.0 16.4.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+__all__ = ["KINDS", "Event", "EventSink", "emit", "escape", "logger"]
+
+logger = logging.getLogger("sessionware.security")
+
+#: Every kind an event can have.  Attack signals first, then lifecycle.
+KINDS = frozenset(
+    {
+        # attacks and anomalies
+        "bad_signature",
+        "unknown_id",
+        "expired",
+        "url_id",
+        "cookie_tossing",
+        "brute_force",
+        "flood",
+        "binding_mismatch",
+        "token_invalid",
+        "token_reuse",
+        "csrf",
+        "backend_down",
+        "logout_replay",
+        "oversized",
+        # lifecycle
+        "created",
+        "login",
+        "regenerated",
+        "renewed",
+        "logout",
+        "revoked",
+        "evicted",
+        "refreshed",
+    }
+)
+
+#: Kinds that count against a client for brute-force detection.
+BAD_KINDS = frozenset(
+    {
+        "bad_signature",
+        "unknown_id",
+        "expired",
+        "url_id",
+        "cookie_tossing",
+        "token_invalid",
+        "token_reuse",
+        "logout_replay",
+    }
+)
+
+_LEVELS = {
+    "created": logging.DEBUG,
+    "login": logging.INFO,
+    "regenerated": logging.INFO,
+    "renewed": logging.DEBUG,
+    "logout": logging.INFO,
+    "revoked": logging.INFO,
+    "evicted": logging.INFO,
+    "refreshed": logging.DEBUG,
+    "expired": logging.INFO,
+    "backend_down": logging.ERROR,
+}
+
+
+def escape(value: str, limit: int = 200) -> str:
+    """Make a client-supplied string safe for one log line.
+
+    Control characters (CR, LF, ESC...) and non-printables become ``\\xNN``
+    escapes, backslashes are doubled, and long values are cut at ``limit``.
+    """
+    value = value[:limit]
+    if value.isprintable() and "\\" not in value:
+        return value
+    out = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One security-relevant happening.
+
+    :param kind: one of :data:`KINDS`.
+    :param client: the client address (after trusted-proxy resolution).
+    :param handle: the session's public handle, when there is one.
+    :param detail: small extra facts (already safe to log).
+
+    .. versionadded:: 0.1
+    """
+
+    kind: str
+    client: str | None = None
+    handle: str | None = None
+    user_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-able fields."""
+        return {
+            "kind": self.kind,
+            "client": self.client,
+            "handle": self.handle,
+            "user_id": self.user_id,
+            "detail": self.detail,
+            "time": self.time,
+        }
+
+
+EventSink: TypeAlias = Callable[[Event], None]
+
+
+def emit(event: Event, callback: EventSink | None = None) -> None:
+    """Log ``event`` to ``sessionware.security`` and hand it to ``callback``.
+
+    A failing callback is logged and swallowed: observers must never break
+    the request they observe.
+    """
+    level = _LEVELS.get(event.kind, logging.WARNING)
+    if logger.isEnabledFor(level):
+        detail = " ".join(f"{k}={escape(str(v))}" for k, v in event.detail.items())
+        logger.log(
+            level,
+            "%s client=%s handle=%s user=%s %s",
+            event.kind,
+            escape(event.client or "-"),
+            event.handle or "-",
+            escape(event.user_id or "-"),
+            detail,
+            extra={"sessionware_event": event.as_dict()},
+        )
+    if callback is not None:
+        try:
+            callback(event)
+        except Exception:
+            logger.exception("on_event callback failed for %s", event.kind)
