@@ -156,7 +156,9 @@ class SessionConfig:
         if not name or any(c in name for c in ' =;,"\\\t\r\n') or not name.isascii():
             raise ConfigError(f"cookie_name {name!r} is not a valid cookie name")
         if self.same_site not in ("lax", "strict", "none"):
-            raise ConfigError(f"same_site must be 'lax', 'strict' or 'none', got {self.same_site!r}")
+            raise ConfigError(
+                f"same_site must be 'lax', 'strict' or 'none', got {self.same_site!r}"
+            )
         if self.same_site == "none" and not self.secure:
             raise ConfigError("same_site='none' requires secure=True (browsers drop it otherwise)")
         lowered = name.lower()

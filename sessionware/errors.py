@@ -53,8 +53,7 @@ class SessionDataTooLarge(SessionwareError, ValueError):
         self.key = key
         where = f" (setting {key!r})" if key is not None else ""
         super().__init__(
-            f"session data would be {size} bytes serialized{where}, "
-            f"above max_data_bytes={limit}"
+            f"session data would be {size} bytes serialized{where}, above max_data_bytes={limit}"
         )
 
 

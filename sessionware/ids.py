@@ -50,7 +50,9 @@ def new_handle() -> str:
 
 
 def _derive(secret: bytes, salt: bytes) -> bytes:
-    return Signer(secret, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256).derive_key()
+    return Signer(
+        secret, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256
+    ).derive_key()
 
 
 class IdCodec:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ..records import APPLIED, ApplyResult, Create, Delete, Op, Patch, Record
+from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record
 
 __all__ = ["MemoryBackend"]
 
@@ -211,7 +211,7 @@ class MemoryBackend:
         heap, records = self._heap, self._records
         removed = 0
         while heap and heap[0][0] <= now and (budget is None or budget > 0):
-            deadline, key = heapq.heappop(heap)
+            _, key = heapq.heappop(heap)
             if budget is not None:
                 budget -= 1
             record = records.get(key)

@@ -173,7 +173,9 @@ class BackendConformance:
         rec = make_record(now, extra={"rt": "old", "gen": 1})
         face.apply([Create(rec)], now)
         assert not face.apply([Patch(rec.key, extra={"rt": "x"}, expect={"rt": "nope"})], now).ok
-        assert face.apply([Patch(rec.key, extra={"rt": "new", "gen": 2}, expect={"rt": "old"})], now).ok
+        assert face.apply(
+            [Patch(rec.key, extra={"rt": "new", "gen": 2}, expect={"rt": "old"})], now
+        ).ok
         assert not face.apply([Patch(rec.key, extra={"rt": "z"}, expect={"rt": "old"})], now).ok
         got = face.load(rec.key, now)
         assert got is not None and got.extra == {"rt": "new", "gen": 2}
@@ -236,7 +238,9 @@ class BackendConformance:
         """A login beyond the limit evicts that user's oldest sessions and reports them (TM-06)."""
         recs = [make_record(now + i, user="heidi") for i in range(3)]
         for rec in recs:
-            assert face.apply([Create(rec, max_per_user=2)], now + 3).evicted == () or rec is recs[2]
+            assert (
+                face.apply([Create(rec, max_per_user=2)], now + 3).evicted == () or rec is recs[2]
+            )
         listed = face.by_user("heidi", now + 3)
         assert [r.key for r in listed] == [recs[1].key, recs[2].key]
         assert face.load(recs[0].key, now + 3) is None

@@ -1,0 +1,84 @@
+"""Reading the session cookie and writing ``Set-Cookie``.
+
+Reading: we need one cookie name, matched exactly (a ``__HOST-session``
+variant is a different cookie; RFC 6265bis §5.4, FX-06) and *every*
+occurrence of it, because two cookies with our name in one request mean
+someone tossed a cookie at the user (FX-05).  werkzeug's ``parse_cookie``
+decodes the whole header into a MultiDict (about 8 us for a typical header
+here); this scan looks at names only and costs under 1 us, which matters
+because it runs on every request.
+
+Writing uses werkzeug's ``dump_cookie``, and only when the cookie value
+changes (a new, rotated or ended session), so it stays off the read path.
+SameSite is always explicit (CK-03); deletions repeat Path, Domain, Secure
+and SameSite so the browser matches and drops the same cookie (CK-05).
+"""
+
+from __future__ import annotations
+
+from werkzeug.http import dump_cookie
+
+from .config import MAX_COOKIE_AGE, SessionConfig
+
+__all__ = ["MAX_HEADER", "CookieWriter", "read_session_cookies"]
+
+#: A Cookie header longer than this is not parsed (RS-03); browsers send at most
+#: a few KiB per site, so this is only ever an attack or a broken client.
+MAX_HEADER = 16 * 1024
+#: RFC 6265bis §5.7 / ASVS 5.0 3.3.5: name + value above this is dropped by browsers.
+MAX_COOKIE = 4096
+
+
+def read_session_cookies(header: str, name: str) -> list[str]:
+    """Every value sent under exactly ``name`` (usually zero or one)."""
+    if name not in header:
+        return []
+    values = []
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            values.append(value.strip())
+    return values
+
+
+class CookieWriter:
+    """Builds the session's ``Set-Cookie`` values from a config."""
+
+    __slots__ = ("_config",)
+
+    def __init__(self, config: SessionConfig) -> None:
+        self._config = config
+
+    def set(self, value: str, *, max_age: float | None) -> str:
+        """A cookie carrying ``value``; persistent only when ``max_age`` is given (CK-04)."""
+        cfg = self._config
+        if max_age is not None:
+            max_age = int(min(max_age, MAX_COOKIE_AGE))
+        header = dump_cookie(
+            cfg.cookie_name,
+            value,
+            max_age=max_age,
+            path=cfg.path,
+            domain=cfg.domain,
+            secure=cfg.secure,
+            httponly=cfg.http_only,
+            samesite=cfg.same_site.capitalize(),
+        )
+        if len(cfg.cookie_name) + len(value) + 1 > MAX_COOKIE:
+            raise ValueError("session cookie would exceed 4096 bytes")  # pragma: no cover
+        return header
+
+    def delete(self) -> str:
+        """An expired cookie with the same attributes, so the browser drops ours (CK-05)."""
+        cfg = self._config
+        return dump_cookie(
+            cfg.cookie_name,
+            "",
+            max_age=0,
+            expires=0,
+            path=cfg.path,
+            domain=cfg.domain,
+            secure=cfg.secure,
+            httponly=cfg.http_only,
+            samesite=cfg.same_site.capitalize(),
+        )

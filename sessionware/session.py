@@ -1,0 +1,278 @@
+"""Session: the dict the app sees.
+
+It keeps Starlette 1.x's contract (``accessed`` / ``modified`` flags,
+``mark_accessed()`` / ``mark_modified()``), so ``request.session`` code runs
+unchanged, and it records what the app *did* and *meant* without any I/O:
+which keys were set or deleted, and intents (``login``, ``logout``,
+``regenerate``).  The engine turns that record into backend ops at commit.
+
+Values are JSON.  Each assignment is encoded once, right away: that is how an
+oversized session fails at the offending line (:class:`SessionDataTooLarge`)
+and how a non-JSON value fails where it was set, instead of at commit after
+the response has started.  Nested mutation (``session["cart"].append(x)``)
+is caught at commit by re-encoding mutable values and comparing them with the
+text that was loaded or assigned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import SessionDataTooLarge
+from .records import Record, decode, encode
+
+if TYPE_CHECKING:
+    from .events import Event
+
+__all__ = ["Intent", "Session"]
+
+Intent = Literal["login", "logout", "regenerate", "clear"]
+_MUTABLE = (list, dict)
+#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
+_PER_KEY = 4
+
+
+class Session(dict[str, Any]):
+    """A dict of JSON values, with session intents.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = (
+        "_deleted",
+        "_events",
+        "_intent",
+        "_key",
+        "_limit",
+        "_login",
+        "_presented",
+        "_raw",
+        "_read_only",
+        "_record",
+        "_set",
+        "_size",
+        "_unavailable",
+        "accessed",
+        "modified",
+    )
+
+    def __init__(
+        self,
+        record: Record | None = None,
+        *,
+        limit: int = 64 * 1024,
+        read_only: bool = False,
+    ) -> None:
+        raw = record.data if record is not None else {}
+        super().__init__()
+        for name, text in raw.items():
+            dict.__setitem__(self, name, decode(text))
+        self.accessed = False
+        self.modified = False
+        self._record = record
+        self._raw: Mapping[str, str] = raw
+        self._set: dict[str, str] = {}
+        self._deleted: set[str] = set()
+        self._size = sum(len(k) + len(v) + _PER_KEY for k, v in raw.items())
+        self._limit = limit
+        self._intent: Intent | None = None
+        self._login: tuple[str, bool] | None = None
+        self._read_only = read_only
+        self._events: list[Event] = []
+        self._key: str | None = record.key if record is not None else None
+        self._presented = False
+        self._unavailable = False
+
+    # -- Starlette contract ------------------------------------------------------
+
+    def mark_accessed(self) -> None:
+        self.accessed = True
+
+    def mark_modified(self) -> None:
+        self._check_writable()
+        self.accessed = True
+        self.modified = True
+
+    # -- reads mark the session accessed -------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        self.accessed = True
+        return dict.__getitem__(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return dict.get(self, key, default)
+
+    def values(self) -> Any:
+        self.accessed = True
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self.accessed = True
+        return dict.items(self)
+
+    # -- writes ------------------------------------------------------------------
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"session keys must be str, not {type(key).__name__}")
+        self.mark_modified()
+        text = encode(value)
+        old = self._set.get(key, self._raw.get(key)) if key in self else None
+        size = self._size + len(key) + len(text) + _PER_KEY
+        if old is not None:
+            size -= len(key) + len(old) + _PER_KEY
+        if size > self._limit:
+            raise SessionDataTooLarge(size, self._limit, key)
+        self._size = size
+        self._set[key] = text
+        self._deleted.discard(key)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.mark_modified()
+        dict.__delitem__(self, key)
+        self._forget(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.mark_modified()
+            value = dict.pop(self, key)
+            self._forget(key)
+            return value
+        self.accessed = True
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        self.mark_modified()
+        key, value = dict.popitem(self)
+        self._forget(key)
+        return key, value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        self.accessed = True
+        return dict.__getitem__(self, key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.mark_modified()
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        """Empty the session and end it: the record is deleted, the cookie expired."""
+        self.mark_modified()
+        for key in list(self):
+            dict.__delitem__(self, key)
+            self._forget(key)
+        self._intent = "clear"
+        self._login = None
+
+    def _forget(self, key: str) -> None:
+        text = self._set.pop(key, None)
+        if text is None:
+            text = self._raw.get(key)
+        if text is not None:
+            self._size -= len(key) + len(text) + _PER_KEY
+        if key in self._raw:
+            self._deleted.add(key)
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise TypeError(
+                "this session is read-only here (websocket connections cannot set cookies); "
+                "change it from an HTTP request"
+            )
+
+    # -- intents -------------------------------------------------------------------
+
+    def login(self, user_id: str | int, *, remember: bool = False) -> None:
+        """Bind the session to ``user_id`` under a brand-new ID.
+
+        The pre-login ID dies at commit (fixation defence, ASVS 4.0.3 3.2.1);
+        data carries over; ``auth_time`` becomes now.  ``remember=True`` makes
+        the cookie persistent with the longer remember-me limits.
+        """
+        self.mark_modified()
+        self._intent = "login"
+        self._login = (str(user_id), remember)
+
+    def logout(self) -> None:
+        """End the session: the server record is deleted and the cookie expired."""
+        self.clear()
+        self._intent = "logout"
+
+    def regenerate(self) -> None:
+        """Move the session to a new ID, keeping data and login (privilege change)."""
+        self.mark_modified()
+        if self._intent is None:
+            self._intent = "regenerate"
+
+    # -- read-only facts -----------------------------------------------------------
+
+    @property
+    def user_id(self) -> str | None:
+        """The logged-in user (after ``login()`` in this request: the new one)."""
+        if self._login is not None:
+            return self._login[0]
+        if self._intent in ("logout", "clear"):
+            return None
+        return self._record.user_id if self._record is not None else None
+
+    @property
+    def is_new(self) -> bool:
+        """True when no stored session backed this request."""
+        return self._record is None
+
+    @property
+    def created_at(self) -> float | None:
+        return self._record.created_at if self._record is not None else None
+
+    @property
+    def last_active(self) -> float | None:
+        return self._record.last_active if self._record is not None else None
+
+    @property
+    def auth_time(self) -> float | None:
+        """When the user last authenticated (Unix time), for step-up checks."""
+        return self._record.auth_time if self._record is not None else None
+
+    @property
+    def remember(self) -> bool:
+        if self._login is not None:
+            return self._login[1]
+        return self._record.remember if self._record is not None else False
+
+    @property
+    def handle(self) -> str | None:
+        """The public, non-secret identifier of the stored session."""
+        return self._record.handle if self._record is not None else None
+
+    # -- for the engine --------------------------------------------------------------
+
+    def changes(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        """``(set, deleted)`` since load, including nested mutations of mutable values."""
+        changed = dict(self._set)
+        if self.accessed or changed:
+            for key, value in dict.items(self):
+                if isinstance(value, _MUTABLE):
+                    text = encode(value)
+                    if text != changed.get(key, self._raw.get(key)):
+                        changed[key] = text
+        return changed, tuple(self._deleted)
+
+    def encoded(self) -> dict[str, str]:
+        """Every value as JSON text (for a new record)."""
+        return {k: encode(v) for k, v in dict.items(self)}
+
+    def __repr__(self) -> str:
+        return f"Session({dict.__repr__(self)}, handle={self.handle!r}, user_id={self.user_id!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("sessions are not picklable; store JSON values in them instead")

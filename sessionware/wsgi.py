@@ -1,0 +1,187 @@
+"""WSGISessionMiddleware: the WSGI adapter (Flask's ``wsgi_app``, any WSGI callable).
+
+The session lives at ``environ["sessionware.session"]``.  The commit happens
+when the app calls ``start_response``, so the headers ride on the app's own
+response; the body iterable passes through and its ``close()`` is always
+called (PEP 3333).  A failed write swaps the response for a short 503 and
+closes the app's iterable without sending it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
+from .backends.base import Backend
+from .config import SessionConfig
+from .core import RequestFacts
+from .errors import BackendError, SessionDataTooLarge
+from .events import Event
+from .records import APPLIED
+
+__all__ = ["ENVIRON_KEY", "WSGISessionMiddleware"]
+
+ENVIRON_KEY = "sessionware.session"
+ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
+StartResponse: TypeAlias = Callable[..., Callable[[bytes], object]]
+WSGIApp: TypeAlias = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+log = logging.getLogger("sessionware")
+
+
+def _facts(environ: dict[str, Any]) -> RequestFacts:
+    return RequestFacts(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO", "/"),
+        query=environ.get("QUERY_STRING", ""),
+        cookie=environ.get("HTTP_COOKIE"),
+        client=environ.get("REMOTE_ADDR"),
+        user_agent=environ.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def _status_code(status: str) -> int:
+    try:
+        return int(status.split(" ", 1)[0])
+    except ValueError:
+        return 500
+
+
+class _Body:
+    """The app's iterable, replaced by ``override`` when the commit failed."""
+
+    __slots__ = ("_inner", "override")
+
+    def __init__(self, inner: Iterable[bytes]) -> None:
+        self._inner = inner
+        self.override: bytes | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.override is None:
+            for chunk in self._inner:
+                if self.override is not None:
+                    break
+                yield chunk
+        if self.override is not None:
+            yield self.override
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
+
+
+class WSGISessionMiddleware:
+    """Server-side sessions for a WSGI app.
+
+    ``app.wsgi_app = WSGISessionMiddleware(app.wsgi_app, secret_keys=[...])``.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        config: SessionConfig | None = None,
+        backend: Backend | None = None,
+        clock: Callable[[], float] | None = None,
+        **config_fields: Any,
+    ) -> None:
+        self.app = app
+        self._shared: Shared = build(config, backend, clock, config_fields)
+        self.config = self._shared.config
+        self.backend = self._shared.backend
+        self.engine = self._shared.engine
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        shared, engine = self._shared, self.engine
+        facts = _facts(environ)
+        begin = engine.begin(facts)
+        if begin.events:
+            shared.report(begin.events)
+        if begin.status is not None:
+            return _reply(start_response, *BAD_REQUEST, [])
+        record = None
+        unavailable = False
+        if begin.key is not None:
+            try:
+                record = shared.backend.load(begin.key, engine.clock())
+            except BackendError:
+                unavailable = True
+        session = engine.resume(begin, record, facts, unavailable=unavailable)
+        if session._events:
+            shared.report(session._events)
+            session._events.clear()
+        environ[ENVIRON_KEY] = session
+        body: _Body | None = None
+        failure: list[bytes] = []
+
+        def wrapped_start(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            if failure:
+                return start_response(status, headers, exc_info)
+            try:
+                commit = engine.commit(session, _status_code(status), facts)
+            except SessionDataTooLarge as exc:
+                log.error("session not saved: %s", exc)
+                return self._fail(start_response, TOO_LARGE, [], failure, body)
+            result = APPLIED
+            if commit.ops:
+                try:
+                    result = shared.backend.apply(commit.ops, engine.clock())
+                except BackendError as exc:
+                    shared.report(
+                        [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
+                    )
+                    return self._fail(
+                        start_response, UNAVAILABLE, [("Retry-After", "2")], failure, body
+                    )
+            add, events = engine.finish(commit, result, facts)
+            if events:
+                shared.report(events)
+            if add:
+                if any(name == "cache-control" for name, _ in add):
+                    headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
+                headers = [*headers, *add]
+            return start_response(status, headers, exc_info)
+
+        body = _Body(self.app(environ, wrapped_start))
+        if failure:
+            body.override = failure[0]
+        return body
+
+    @staticmethod
+    def _fail(
+        start_response: StartResponse,
+        reply: tuple[int, bytes],
+        extra: list[tuple[str, str]],
+        failure: list[bytes],
+        body: _Body | None,
+    ) -> Callable[[bytes], object]:
+        status, text = reply
+        failure.append(text)
+        if body is not None:
+            body.override = text
+        _reply(start_response, status, text, extra)
+        return lambda _chunk: None
+
+
+def _reply(
+    start_response: StartResponse, status: int, body: bytes, extra: list[tuple[str, str]]
+) -> list[bytes]:
+    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    start_response(
+        f"{status} {reason}",
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *extra,
+        ],
+    )
+    return [body]
