@@ -72,7 +72,9 @@ def starlette_app(session_of: AsyncSessionOf | None, middleware: Sequence[Any] =
     return Starlette(routes=routes, middleware=list(middleware))
 
 
-def flask_app(session_of: SyncSessionOf | None, configure: Callable[[Any], None] | None = None) -> Any:
+def flask_app(
+    session_of: SyncSessionOf | None, configure: Callable[[Any], None] | None = None
+) -> Any:
     """A Flask app; ``session_of()`` returns the session inside a request (None: the floor)."""
     from flask import Flask
 

@@ -300,6 +300,21 @@ def _drop_backend_data(backend: Any, env: Env) -> None:
         backend.drop_tables()
 
 
+def purge(env: Env) -> None:
+    """Drop everything a run (and its server processes) left in shared stores and on disk."""
+    import shutil
+
+    if _has("redis") and _reachable(env.redis_url):
+        from redis import Redis
+
+        client = Redis.from_url(env.redis_url)
+        try:
+            _delete_prefix(client, f"{env.run_id}:")
+        finally:
+            client.close()
+    shutil.rmtree(env.tmp, ignore_errors=True)
+
+
 def _delete_prefix(client: Any, prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     for start in range(0, len(keys), 500):
@@ -316,9 +331,7 @@ SW = "sessionware"
 CONTENDERS: tuple[Contender, ...] = (
     # ASGI
     Contender("starlette", "asgi", "floor", _starlette_bare, quick=True, store="none"),
-    Contender(
-        "starlette-session", "asgi", "peer", _starlette_session, quick=True, store="cookie"
-    ),
+    Contender("starlette-session", "asgi", "peer", _starlette_session, quick=True, store="cookie"),
     Contender(
         "starsessions-memory", "asgi", "peer", _starsessions_memory, ("starsessions",), quick=True
     ),

@@ -88,7 +88,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _get(port: int, path: str, headers: Iterable[tuple[str, str]]) -> tuple[int, list[tuple[str, str]], bytes]:
+def _get(
+    port: int, path: str, headers: Iterable[tuple[str, str]]
+) -> tuple[int, list[tuple[str, str]], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", path, headers=dict(headers))
@@ -102,7 +104,10 @@ def start(contender: Contender, env: Env) -> Server:
     """Start ``contender``'s server, wait until it answers, and seed a session."""
     port = _free_port()
     log = env.tmp / f"{contender.name}.log"
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    environ = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.serve", contender.name, str(port), env.run_id],
@@ -120,7 +125,9 @@ def start(contender: Contender, env: Env) -> Server:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 stop(server)
-                raise RuntimeError(f"{contender.name} server did not start: {log.read_text()[-800:]}") from None
+                raise RuntimeError(
+                    f"{contender.name} server did not start: {log.read_text()[-800:]}"
+                ) from None
             time.sleep(0.05)
     if contender.family == "floor":
         server.credential = FLOOR_CREDENTIAL
@@ -167,7 +174,9 @@ def parse_wrk(output: str) -> Load:
     non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
     if non2xx:
         errors += int(non2xx.group(1))
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
     return Load(rps, p50, p99, errors, "wrk")
@@ -225,6 +234,16 @@ def run_python(port: int, path: str, headers: list[tuple[str, str]], seconds: fl
     return Load(len(latencies) / elapsed, pick(0.50), pick(0.99), errors[0], "python")
 
 
+def _sequential(port: int, path: str, headers: list[tuple[str, str]], count: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for _ in range(count):
+            conn.request("GET", path, headers=dict(headers))
+            conn.getresponse().read()
+    finally:
+        conn.close()
+
+
 def load_tool() -> tuple[str, Callable[[int, str, list[tuple[str, str]], float], Load]]:
     if shutil.which("wrk"):
         return "wrk", run_wrk
@@ -237,16 +256,26 @@ def measure(
     *,
     seconds: float = 2.0,
     repeats: int = 1,
+    warm_s: float = 1.0,
     tick: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, HttpCell]]:
-    """Load every server on every case, interleaved, ``repeats`` times."""
+    """Load every server on every case, interleaved, ``repeats`` times.
+
+    :param warm_s: a load run of this length per server and case first
+        (0: just 100 sequential requests, enough to open pools and fill caches).
+    """
     cases = list(cases)
     _, run = load_tool()
-    cells: dict[str, dict[str, HttpCell]] = {s.contender.name: {c: HttpCell() for c in cases} for s in servers}
-    for server in servers:  # warm-up: imports, connection pools, JIT-free caches
+    cells: dict[str, dict[str, HttpCell]] = {
+        s.contender.name: {c: HttpCell() for c in cases} for s in servers
+    }
+    for server in servers:
         for case in cases:
             path, _ = CASES[case]
-            run(server.port, path, server.headers(case), 1.0)
+            if warm_s > 0:
+                run(server.port, path, server.headers(case), warm_s)
+            else:
+                _sequential(server.port, path, server.headers(case), 100)
     for _ in range(repeats):
         for server in servers:
             for case in cases:
