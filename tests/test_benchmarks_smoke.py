@@ -1,0 +1,83 @@
+"""The benchmark harness keeps working (tiny counts, no timing asserts)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import http, report, targets
+from benchmarks.contenders import Env, by_name
+from benchmarks.inprocess import measure, prepare, release
+from benchmarks.runner import _summarise, select
+
+
+@pytest.fixture
+def loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.mark.parametrize(
+    ("floor", "ours"),
+    [
+        pytest.param("starlette", "sessionware-memory", id="asgi"),
+        pytest.param("flask", "sessionware-wsgi-memory", id="wsgi"),
+    ],
+)
+def test_in_process_harness_times_floor_and_sessionware(loop, floor: str, ours: str) -> None:
+    """Both contenders seed a session, pass the read check and yield samples and ratios."""
+    env = Env()
+    prepared = [prepare(by_name(floor), env, loop), prepare(by_name(ours), env, loop)]
+    try:
+        cells = measure(prepared, ["read", "none-anon"], repeats=2, block_s=0.001)
+    finally:
+        for p in prepared:
+            release(p, loop)
+    summary = _summarise(cells, floor)
+    assert set(summary) == {floor, ours}
+    for row in summary.values():
+        for cell in row.values():
+            assert len(cell["samples"]) == 2
+            assert cell["median_us"] > 0
+    assert summary[floor]["read"]["ratio"] == 1.0
+    protocol = "asgi" if floor == "starlette" else "wsgi"
+    text = report.inprocess_text({"inprocess": {protocol: summary}})
+    assert ours in text
+
+
+def test_targets_and_report_render_from_partial_results(tmp_path: Path) -> None:
+    """Unmeasured targets read "not measured" and the JSON round-trips."""
+    results = {"mode": "quick", "meta": {}, "skipped": {"x": "module y is not available"}}
+    results["targets"] = targets.evaluate(results)
+    assert all(t["met"] is None for t in results["targets"])
+    assert "not measured" in report.text(results)
+    report.write_json(results, tmp_path / "bench.json")
+    assert json.loads((tmp_path / "bench.json").read_text())["skipped"] == results["skipped"]
+
+
+def test_wrk_output_is_parsed() -> None:
+    """Requests/s, p50, p99 and error counts come out of wrk's --latency report."""
+    output = """Running 2s test @ http://127.0.0.1:8000/read
+  1 threads and 8 connections
+  Latency Distribution
+     50%  812.00us
+     75%    1.10ms
+     90%    1.50ms
+     99%    3.20ms
+  9000 requests in 2.00s, 1.20MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   4500.12
+"""
+    load = http.parse_wrk(output)
+    assert (load.rps, load.p50_ms, load.p99_ms, load.errors) == (4500.12, 0.812, 3.2, 3)
+
+
+def test_only_filter_keeps_the_floor_of_each_protocol() -> None:
+    """Selecting a contender by name fragment brings its bare app along for the ratios."""
+    sections, chosen = select(quick=True, only="inprocess,flask-cookie")
+    assert sections == ["inprocess"]
+    assert [c.name for c in chosen] == ["flask", "flask-cookie"]
