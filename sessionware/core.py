@@ -281,7 +281,14 @@ class Engine:
                     self._remember_ended(rec.key)
             elif session._key is not None:
                 plan.ops.append(Delete(session._key))
-            if rec is not None or session._presented:
+            if len(session):
+                # Cleared, then written again (a flash message after logout):
+                # a fresh session under a fresh ID carries only the new data.
+                record, session_id = self._new_record(session, facts, now, None, False)
+                plan.ops.append(Create(record))
+                plan.cookie = self._cookie_for(record, session_id, now)
+                plan.events.append(Event("created", facts.client, record.handle))
+            elif rec is not None or session._presented:
                 plan.cookie = self.cookies.delete()
             return plan
         if intent == "login":
