@@ -214,7 +214,12 @@ class Engine:
             return NOTHING
         if not session.modified and not session._presented and not session._events:
             return _VARY_COMMIT if session.accessed else NOTHING  # never had a session
-        if not session.modified and session._record is not None and not self._due(session._record):
+        if (
+            not session.modified
+            and session._record is not None
+            and not self._due(session._record)
+            and not (session.accessed and session.mutated())
+        ):
             # The hot path: an untouched or read-only existing session.
             return _vary_only(session)
         plan = self._plan(session, facts)

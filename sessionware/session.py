@@ -267,6 +267,18 @@ class Session(dict[str, Any]):
                         changed[key] = text
         return changed, tuple(self._deleted)
 
+    def mutated(self) -> bool:
+        """True when a mutable value was changed in place since load."""
+        raw = self._raw
+        for key, value in dict.items(self):
+            if (
+                isinstance(value, _MUTABLE)
+                and key not in self._set
+                and encode(value) != raw.get(key)
+            ):
+                return True
+        return False
+
     def encoded(self) -> dict[str, str]:
         """Every value as JSON text (for a new record)."""
         return {k: encode(v) for k, v in dict.items(self)}
