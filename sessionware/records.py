@@ -37,12 +37,33 @@ PATCHABLE = frozenset(
 )
 
 
+# One encoder, built once: ``json.dumps`` with keyword options builds a new
+# JSONEncoder on every call (about 2.7 us per value against 1.3 us here).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# The C scanner behind ``json.loads``, called directly: it skips the wrapper's
+# type checks and whitespace regexes (about 0.75 us per value against 2.8 us).
+_SCAN = json.JSONDecoder().scan_once
+
+
 def encode(value: Any) -> str:
     """Compact JSON for one session value (never pickle)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
-decode = json.loads
+def decode(text: str) -> Any:
+    """The value of one stored JSON text; anything unusual goes to ``json.loads``.
+
+    The fast path accepts only a text the scanner consumes exactly, which is
+    what :func:`encode` writes; surrounding whitespace, bytes or invalid JSON
+    take the full parser, so results and errors are ``json.loads``'s own.
+    """
+    try:
+        value, end = _SCAN(text, 0)
+    except (StopIteration, TypeError):
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
 
 
 @dataclass(slots=True)

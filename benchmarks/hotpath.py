@@ -1,0 +1,124 @@
+"""Where sessionware's per-request time goes: ``python -m benchmarks.hotpath``.
+
+Times each step of the ASGI middleware's read path on its own (same
+request, same stored session as the main benchmark), with the clock that
+skips time spent waiting for a CPU, and prints them next to the whole
+middleware around a raw ASGI app.  The steps do not add up exactly to the
+whole (call overhead, coroutine frames, allocation), and the difference is
+shown as "glue".  Use it before and after a change to the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .contenders import SECRET, Env, by_name
+from .inprocess import prepare, stamp
+
+
+def _time(fn: Callable[[], Any], n: int = 20000, repeats: int = 7) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = stamp()
+        for _ in range(n):
+            fn()
+        samples.append((stamp() - start) / n / 1000)
+    return statistics.median(samples)
+
+
+def _atime(
+    loop: asyncio.AbstractEventLoop, app: Any, scope: dict[str, Any], n: int = 20000
+) -> float:
+    request = {"type": "http.request", "body": b"", "more_body": False}
+
+    async def receive() -> dict[str, Any]:
+        return request
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def run() -> float:
+        samples = []
+        for _ in range(7):
+            start = stamp()
+            for _ in range(n):
+                await app(scope.copy(), receive, send)
+            samples.append((stamp() - start) / n / 1000)
+        return statistics.median(samples)
+
+    return loop.run_until_complete(run())
+
+
+def breakdown() -> list[tuple[str, float]]:
+    """(step, µs) for the ASGI read of an existing memory-backed session."""
+    from sessionware import SessionMiddleware
+    from sessionware.asgi import _facts, _with_headers
+    from sessionware.cookies import read_session_cookies
+
+    loop = asyncio.new_event_loop()
+    prepared = prepare(by_name("sessionware-memory"), Env(), loop)
+    middleware = prepared.built.app
+    engine, backend = middleware.engine, middleware.backend
+    scope = prepared.template("read")
+    facts = _facts(scope)
+    begin = engine.begin(facts)
+    assert begin.key is not None
+    record = backend.load(begin.key, time.time())
+    header = facts.cookie or ""
+    name = engine.config.cookie_name
+    value = read_session_cookies(header, name)[0]
+    start_message = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-length", b"5"), (b"content-type", b"text/plain; charset=utf-8")],
+    }
+
+    def resume_and_read() -> None:
+        session = engine.resume(begin, record, facts)
+        session.get("user")
+
+    session = engine.resume(begin, record, facts)
+    session.get("user")
+
+    async def raw(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["session"].get("user") if "session" in scope else None
+        await send(start_message)
+        await send({"type": "http.response.body", "body": b"alice"})
+
+    wrapped = SessionMiddleware(raw, secret_keys=[SECRET], backend=backend)
+    steps = [
+        ("facts from scope", _time(lambda: _facts(scope))),
+        ("  read cookie header", _time(lambda: read_session_cookies(header, name))),
+        ("  verify signature (unsign)", _time(lambda: engine.ids.unsign(value))),
+        ("  storage key (keyed hash)", _time(lambda: engine.ids.storage_key(value[:43]))),
+        ("engine.begin (all of the above)", _time(lambda: engine.begin(facts))),
+        ("backend.load", _time(lambda: backend.load(begin.key, time.time()))),
+        ("engine.resume + session.get", _time(resume_and_read)),
+        ("engine.commit (read, nothing due)", _time(lambda: engine.commit(session, 200, facts))),
+        ("add Vary header", _time(lambda: _with_headers(start_message, (("vary", "Cookie"),)))),
+    ]
+    bare = _atime(loop, raw, scope)
+    whole = _atime(loop, wrapped, scope)
+    parts = sum(us for name, us in steps if not name.startswith(" "))  # begin includes its parts
+    steps += [
+        ("raw ASGI app alone", bare),
+        ("middleware around it", whole),
+        ("=> middleware overhead", whole - bare),
+        ("   glue (overhead - steps)", whole - bare - parts),
+    ]
+    loop.close()
+    return steps
+
+
+def main() -> None:
+    for name, us in breakdown():
+        sys.stdout.write(f"{name:36} {us:7.2f} us\n")
+
+
+if __name__ == "__main__":
+    main()
