@@ -64,6 +64,8 @@ class Contender:
     services: tuple[str, ...] = ()
     quick: bool = False
     store: str = "memory"  # memory | cookie | redis | sqlite | postgres
+    #: Token sessions are read-only: such a contender skips the writing cases.
+    read_only: bool = False
 
 
 def cookie_credential(headers: list[tuple[str, str]], body: bytes) -> tuple[str, str]:
@@ -232,12 +234,45 @@ def _sessionware_wsgi(backend_factory: Callable[[Env], Any]) -> Callable[[Env], 
 
 def _sessionware_flask(backend_factory: Callable[[Env], Any]) -> Callable[[Env], Built]:
     def factory(env: Env) -> Built:
-        from sessionware.integrations import flask as integration
+        from sessionware.integrations.flask import Sessionware
 
         backend = backend_factory(env)
-        app = apps.flask_app(_flask_session_proxy)
-        integration.init_app(app, secret_keys=[SECRET], backend=backend)
+
+        def configure(app: Any) -> None:
+            Sessionware(app, secret_keys=[SECRET], backend=backend)
+
+        app = apps.flask_app(_flask_session_proxy, configure)
         return Built(app, close=_backend_close(backend, env), backend=backend)
+
+    return factory
+
+
+def _sessionware_bearer(backend_factory: Callable[[Env], Any]) -> Callable[[Env], Built]:
+    """Token mode: the app sees a read-only session made from a verified access token."""
+
+    def factory(env: Env) -> Built:
+        from sessionware import SessionMiddleware
+        from sessionware import tokens as token_mode  # a sub-module: absent before #5 lands
+
+        backend = backend_factory(env)
+        tokens = token_mode.TokenService(
+            backend,
+            keys={"k1": os.urandom(32)},
+            algorithm="HS256",
+            issuer="https://bench.example.test",
+            audience="bench",
+        )
+        app = SessionMiddleware(
+            apps.starlette_app(_scope_session), secret_keys=[SECRET], backend=backend, tokens=tokens
+        )
+        access = tokens.issue("alice", claims=dict(apps.SEED)).access_token
+
+        def credential(headers: list[tuple[str, str]], body: bytes) -> tuple[str, str]:
+            return "authorization", f"Bearer {access}"
+
+        return Built(
+            app, aclose=_backend_aclose(backend, env), credential=credential, backend=backend
+        )
 
     return factory
 
@@ -355,6 +390,24 @@ CONTENDERS: tuple[Contender, ...] = (
         ("redis",),
         quick=True,
         store="redis",
+    ),
+    Contender(
+        "sessionware-memory-bearer",
+        "asgi",
+        SW,
+        _sessionware_bearer(memory_backend),
+        ("sessionware.tokens", "jwt"),
+        read_only=True,
+    ),
+    Contender(
+        "sessionware-redis-bearer",
+        "asgi",
+        SW,
+        _sessionware_bearer(redis_backend),
+        ("sessionware.tokens", "jwt", "sessionware.backends.redis", "redis"),
+        ("redis",),
+        store="redis",
+        read_only=True,
     ),
     Contender(
         "sessionware-sqlite",

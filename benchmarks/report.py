@@ -35,6 +35,14 @@ class Progress:
         self.stream.flush()
 
 
+def _cases(table: dict[str, dict[str, Any]]) -> list[str]:
+    """Every case any contender ran, in first-seen order."""
+    seen: dict[str, None] = {}
+    for row in table.values():
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
@@ -50,14 +58,16 @@ def inprocess_text(results: dict[str, Any]) -> str:
     for protocol, table in results.get("inprocess", {}).items():
         if not table:
             continue
-        cases = list(next(iter(table.values())))
+        cases = _cases(table)
         rows = []
         for name, row in table.items():
             cells = []
             for case in cases:
-                cell = row[case]
+                cell = row.get(case)
                 cells.append(
-                    f"{cell['median_us']:.1f} x{cell['ratio']:.2f} {cell['overhead_us']:+.1f}"
+                    "-"
+                    if cell is None
+                    else f"{cell['median_us']:.1f} x{cell['ratio']:.2f} {cell['overhead_us']:+.1f}"
                 )
             rows.append([name, *cells])
         title = (
@@ -72,9 +82,15 @@ def roundtrips_text(results: dict[str, Any]) -> str:
     table = results.get("roundtrips")
     if not table:
         return ""
-    cases = list(next(iter(table.values())))
+    cases = _cases(table)
     rows = [
-        [name, *(f"{row[c]['round_trips']:g} ({row[c]['commands']:g} cmd)" for c in cases)]
+        [
+            name,
+            *(
+                f"{row[c]['round_trips']:g} ({row[c]['commands']:g} cmd)" if c in row else "-"
+                for c in cases
+            ),
+        ]
         for name, row in table.items()
     ]
     return "Backend round trips per request (commands in brackets)\n" + _table(
@@ -86,12 +102,15 @@ def http_text(results: dict[str, Any]) -> str:
     table = results.get("http")
     if not table:
         return ""
-    cases = list(next(iter(table.values())))
+    cases = _cases(table)
     rows = []
     for name, row in table.items():
         cells = []
         for case in cases:
-            cell = row[case]
+            cell = row.get(case)
+            if cell is None:
+                cells.append("-")
+                continue
             cells.append(
                 f"{cell['rps']:.0f}/s x{cell['rps_ratio']:.2f} "
                 f"p50 {cell['p50_ms']:.2f} p99 {cell['p99_ms']:.1f}"
@@ -203,11 +222,12 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     axes = list(axes) if count > 1 else [axes]
     for ax, (protocol, table) in zip(axes, panels, strict=False):
         names = list(table)
-        cases = list(table[names[0]])
+        cases = _cases(table)
         bar = 0.8 / len(cases)
         for index, case in enumerate(cases):
             ys = [i + index * bar for i in range(len(names))]
-            ax.barh(ys, [table[n][case]["median_us"] for n in names], height=bar, label=case)
+            values = [table[n][case]["median_us"] if case in table[n] else 0 for n in names]
+            ax.barh(ys, values, height=bar, label=case)
         ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(names))], names)
         ax.invert_yaxis()
         ax.set_xlabel("µs per request (in-process, median; lower is better)")
@@ -217,11 +237,12 @@ def chart(results: dict[str, Any], path: Path) -> bool:
     if http_table:
         ax = axes[-1]
         names = list(http_table)
-        cases = list(http_table[names[0]])
+        cases = _cases(http_table)
         bar = 0.8 / len(cases)
         for index, case in enumerate(cases):
             ys = [i + index * bar for i in range(len(names))]
-            ax.barh(ys, [http_table[n][case]["rps_ratio"] for n in names], height=bar, label=case)
+            values = [http_table[n].get(case, {}).get("rps_ratio") or 0 for n in names]
+            ax.barh(ys, values, height=bar, label=case)
         ax.axvline(0.9, color="red", linestyle="--", linewidth=1, label="target 0.9")
         ax.set_yticks([i + 0.4 - bar / 2 for i in range(len(names))], names)
         ax.invert_yaxis()

@@ -127,7 +127,7 @@ def measure(
             continue
         counter = count_redis if store == "redis" else count_sql
         row: dict[str, dict[str, float]] = {}
-        for case in cases:
+        for case in p.cases(cases):
             template = p.template(case)
             p.driver.block(template, 3)  # connect pools outside the count
             with counter() as counts:
