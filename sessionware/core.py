@@ -41,7 +41,7 @@ from .errors import SessionDataTooLarge
 from .events import Event
 from .ids import IdCodec, new_handle, new_id
 from .records import ApplyResult, Create, Delete, Op, Patch, Record
-from .session import Session
+from .session import Session, entry_size
 
 __all__ = ["Begin", "Commit", "Engine", "RequestFacts"]
 
@@ -378,7 +378,7 @@ class Engine:
         size = 0
         for key in session:
             text = changed.get(key) or session._set.get(key) or session._raw.get(key, "")
-            size += len(key) + len(text) + 4
+            size += entry_size(key, text)
         if size > self.config.max_data_bytes:
             raise SessionDataTooLarge(size, self.config.max_data_bytes)
 
