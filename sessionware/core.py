@@ -200,8 +200,15 @@ class Engine:
         """Turn what the app did to ``session`` into backend ops and headers."""
         if status >= 500 or session._read_only:
             return NOTHING
-        if not session.modified and session._record is not None and not self._due(session._record):
-            # The hot path: an untouched or read-only existing session.
+        if (
+            not session.modified
+            and session._record is not None
+            and not self._due(session._record)
+            and not (session.accessed and session.changes()[0])
+        ):
+            # The hot path: an untouched or read-only existing session.  A session
+            # that was read may hold a mutated list/dict (``s["cart"].append(x)``
+            # sets no flag), so changes() re-encodes its mutable values first.
             return _vary_only(session)
         plan = self._plan(session, facts)
         headers: list[Header] = []
@@ -261,7 +268,11 @@ class Engine:
                     plan.events.append(Event("logout", facts.client, rec.handle, rec.user_id))
             elif session._key is not None:
                 plan.ops.append(Delete(session._key))
-            if rec is not None or session._presented:
+            if len(session):
+                # Written after clear()/logout(): the data starts a new anonymous
+                # session under a new ID (the old record is deleted above).
+                self._plan_create(session, facts, now, plan)
+            elif rec is not None or session._presented:
                 plan.cookie = self.cookies.delete()
             return plan
         if intent == "login":
@@ -271,10 +282,7 @@ class Engine:
             if session._key is not None and not session._unavailable:
                 plan.ops.append(Delete(session._key))  # an expired record: purge it now
             if session.modified and len(session):
-                record, session_id = self._new_record(session, facts, now, None, False)
-                plan.ops.append(Create(record))
-                plan.cookie = self._cookie_for(record, session_id, now)
-                plan.events.append(Event("created", facts.client, record.handle))
+                self._plan_create(session, facts, now, plan)
             elif session._presented and not session._unavailable:
                 plan.cookie = self.cookies.delete()  # a dead cookie: tell the browser to drop it
             return plan
@@ -298,6 +306,12 @@ class Engine:
             plan.ops.append(Patch(rec.key, set=changed, delete=deleted, meta=meta))
             plan.failed_cookie = self.cookies.delete()
         return plan
+
+    def _plan_create(self, session: Session, facts: RequestFacts, now: float, plan: _Plan) -> None:
+        record, session_id = self._new_record(session, facts, now, None, False)
+        plan.ops.append(Create(record))
+        plan.cookie = self._cookie_for(record, session_id, now)
+        plan.events.append(Event("created", facts.client, record.handle))
 
     def _plan_login(self, session: Session, facts: RequestFacts, now: float, plan: _Plan) -> None:
         assert session._login is not None
