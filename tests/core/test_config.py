@@ -78,6 +78,22 @@ def test_secret_keys_accept_str_and_bytes_and_keep_order() -> None:
     assert cfg.secrets == (SECRET.encode(), OLD_SECRET.encode())
 
 
+def test_secret_keys_from_a_generator_are_kept() -> None:
+    """An iterable of keys is read once and kept whole, not consumed by validation."""
+    cfg = make(secret_keys=(k for k in [SECRET, OLD_SECRET]))
+    assert cfg.secret_keys == (SECRET, OLD_SECRET)
+    assert len(cfg.secrets) == 2
+    with pytest.raises(ConfigError, match="secret_keys is required"):
+        make(secret_keys=(k for k in []))
+
+
+@pytest.mark.parametrize("key", [40, None, 3.5, ["nested"]])
+def test_secret_keys_must_be_str_or_bytes(key: object) -> None:
+    """A non-text key (``bytes(40)`` would be forty zero bytes) is refused, not coerced."""
+    with pytest.raises(ConfigError, match="must be str or bytes"):
+        make(secret_keys=[key])
+
+
 def test_a_single_secret_string_is_one_key() -> None:
     """A bare string is one key, not a list of one-character keys."""
     assert make(secret_keys=SECRET).secrets == (SECRET.encode(),)
@@ -88,6 +104,8 @@ def test_a_single_secret_string_is_one_key() -> None:
     [
         pytest.param({"secret_keys": []}, "secret_keys is required", id="no-secret"),
         pytest.param({"secret_keys": ()}, "secret_keys is required", id="empty-tuple"),
+        pytest.param({"secret_keys": None}, "secret_keys is required", id="none"),
+        pytest.param({"secret_keys": ""}, "0 bytes", id="empty-string"),
         pytest.param({"secret_keys": ["x" * 31]}, "31 bytes", id="short-secret"),
         pytest.param({"secret_keys": [SECRET, "short"]}, "secret_keys[1]", id="short-old-key"),
         pytest.param(
