@@ -140,6 +140,12 @@ def test_a_single_secret_string_is_one_key() -> None:
             "longer than remember_absolute_timeout",
             id="remember-idle-over-absolute",
         ),
+        pytest.param(
+            {"remember_timeout": 1800, "remember_absolute_timeout": 3600},
+            "shorter than absolute_timeout",
+            id="remember-abs-short",
+        ),
+        pytest.param({"touch_interval": 30 * 60}, "touch_interval", id="touch-not-below-idle"),
         pytest.param({"idle_timeout": 0}, "positive", id="zero-idle"),
         pytest.param({"idle_timeout": -5}, "positive", id="negative-idle"),
         pytest.param({"absolute_timeout": timedelta(0)}, "positive", id="zero-absolute-td"),

@@ -43,6 +43,7 @@ def test_first_write_creates_record_and_default_cookie(
     """The first write stores a record and sets a hardened, non-persistent cookie (CK-01, CK-04)."""
     response = browser.request(write(n=1))
     assert [type(op) for op in response.ops] == [Create]
+    assert response.ops[0].record.data == {"n": "1"}  # type: ignore[union-attr]  # JSON text
     cookie = response.set_cookie
     assert cookie is not None and cookie.startswith("__Host-session=")
     attrs = [a.strip() for a in cookie.split(";")[1:]]
@@ -300,6 +301,7 @@ def test_logout_deletes_record_and_expires_cookie(browser: Browser, backend: Mem
     assert browser.cookie is None and len(backend) == 0
     replay = browser.request(read(), cookie=f"__Host-session={old}")
     assert replay.session is not None and replay.session.is_new
+    assert replay.kinds == ["logout_replay"]
 
 
 def test_clear_site_data_on_logout_when_enabled(make_browser: Callable[..., Browser]) -> None:
@@ -512,6 +514,9 @@ def test_events_never_contain_ids_or_cookie_values(
     texts = [repr(e.as_dict()) for e in seen]
     texts += [r.getMessage() + repr(getattr(r, "sessionware_event", "")) for r in caplog.records]
     assert len(caplog.records) >= len(seen)
+    structured = [getattr(r, "sessionware_event", None) for r in caplog.records]
+    assert all(e is not None and e["kind"] in kinds for e in structured)
+    assert {"kind", "client", "handle", "user_id", "detail", "time"} <= set(structured[0])
     for secret in [*secrets_seen, tampered]:
         for part in (secret, secret.split(".")[0], secret.split(".")[-1]):
             assert not any(part in text for text in texts), part
