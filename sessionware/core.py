@@ -336,10 +336,13 @@ class Engine:
         user_id, remember = session._login
         record, session_id = self._new_record(session, facts, now, user_id, remember)
         record.auth_time = now
-        plan.ops.append(Create(record, max_per_user=self.config.max_sessions_per_user))
         old = session._record.key if session._record is not None else session._key
         if old is not None and not session._unavailable:
+            # Before the Create: the session being replaced must not count against
+            # max_sessions_per_user, or a re-login evicts one of the user's other
+            # sessions.  Both ops go in one apply(), so no request sees the gap.
             plan.ops.append(Delete(old))
+        plan.ops.append(Create(record, max_per_user=self.config.max_sessions_per_user))
         plan.cookie = self._cookie_for(record, session_id, now)
         plan.events.append(Event("login", facts.client, record.handle, user_id))
 

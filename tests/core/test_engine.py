@@ -520,3 +520,19 @@ def test_events_never_contain_ids_or_cookie_values(
     for secret in [*secrets_seen, tampered]:
         for part in (secret, secret.split(".")[0], secret.split(".")[-1]):
             assert not any(part in text for text in texts), part
+
+
+def test_re_login_does_not_evict_the_users_other_sessions(
+    make_browser: Callable[..., Browser], clock: FakeClock
+) -> None:
+    """Logging in again from a session replaces it; it does not count against the limit (TM-06)."""
+    laptop = make_browser(max_sessions_per_user=2)
+    laptop.request(login("kim"))
+    clock.advance(1)
+    phone = Browser(laptop.engine, laptop.backend)
+    phone.request(login("kim"))
+    clock.advance(1)
+    response = phone.request(login("kim"))  # re-authentication on the phone
+    assert "evicted" not in response.kinds
+    assert laptop.request(read()).session.user_id == "kim"  # type: ignore[union-attr]
+    assert phone.request(read()).session.user_id == "kim"  # type: ignore[union-attr]
