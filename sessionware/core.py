@@ -134,7 +134,9 @@ class Engine:
         """Screen the request: URL-borne IDs, duplicate or forged cookies."""
         events: tuple[Event, ...] = ()
         if (facts.query or ";" in facts.path) and self._url_id(facts):
-            event = Event("url_id", facts.client, detail={"path": facts.path})
+            # Only the path before its ``;`` parameters: they may hold the very ID (AN-04).
+            path = facts.path.partition(";")[0]
+            event = Event("url_id", facts.client, detail={"path": path})
             if self.config.url_id_policy == "reject":
                 return Begin(status=400, events=(event,))
             events = (event,)

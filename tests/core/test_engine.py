@@ -505,6 +505,7 @@ def test_events_never_contain_ids_or_cookie_values(
     browser.request(read(), cookie=f"__Host-session={tampered}")
     browser.request(read(), cookie=f"__Host-session={secrets_seen[-2]}; __Host-session={forged}")
     browser.request(read(), query=f"sid={secrets_seen[-2]}")
+    browser.request(read(), path=f"/cart;jsessionid={secrets_seen[-2]}")
     browser.cookie = secrets_seen[-2]  # the attacks above made the jar drop it
     browser.request(lambda s: s.logout())
     browser.request(read(), cookie=f"__Host-session={secrets_seen[-2]}")
