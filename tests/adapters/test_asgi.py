@@ -75,6 +75,11 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
+async def grow(request: Request) -> Response:
+    request.session.setdefault("cart", []).extend(["x" * 50] * 5)  # in place, past 200 bytes
+    return PlainTextResponse("grown")
+
+
 async def ws(websocket: WebSocket) -> None:
     await websocket.accept()
     session = websocket.session
@@ -97,6 +102,7 @@ ROUTES = [
     Route("/fail", fail),
     Route("/cached", cached),
     Route("/stream", stream),
+    Route("/grow", grow),
     WebSocketRoute("/ws", ws),
 ]
 
@@ -211,6 +217,17 @@ def test_app_error_commits_nothing(
     assert "set-cookie" not in response.headers
     assert counting.calls["apply"] == 0
     assert client.get("/peek").text == "1"
+
+
+def test_oversized_session_at_commit_is_a_plain_500(
+    make_client: Callable[..., TestClient], counting: CountingBackend
+) -> None:
+    """Data grown in place past max_data_bytes is refused at commit: short 500, nothing stored."""
+    client = make_client(counting, max_data_bytes=200)
+    response = client.get("/grow")
+    assert response.status_code == 500 and response.text.startswith("Internal error")
+    assert "set-cookie" not in response.headers
+    assert counting.calls["apply"] == 0
 
 
 # -- protocol coverage -------------------------------------------------------------------------

@@ -60,6 +60,9 @@ def make_app(log: list[str]) -> Callable[..., Iterable[bytes]]:
             session["n"] = 1
             headers.append(("Cache-Control", "public, max-age=3600"))
             body = "x"
+        elif path == "/grow":
+            session.setdefault("cart", []).extend(["x" * 50] * 5)  # in place, past 200 bytes
+            body = "grown"
         elif path == "/lazy":
             return lazy(session, start_response, log)
         else:
@@ -199,6 +202,17 @@ def test_lazy_generator_app(client: Client, log: list[str]) -> None:
     assert response.text == "chunk0;chunk1;chunk2;"
     assert "Set-Cookie" in response.headers
     assert get(client, "/peek").text == "1"
+
+
+def test_oversized_session_at_commit_is_a_plain_500(
+    make_client: Callable[..., Client], counting: CountingBackend, log: list[str]
+) -> None:
+    """Data grown in place past max_data_bytes is refused at commit: short 500, body closed."""
+    response = get(make_client(counting, max_data_bytes=200), "/grow")
+    assert response.status_code == 500 and response.text.startswith("Internal error")
+    assert "Set-Cookie" not in response.headers
+    assert counting.calls["apply"] == 0
+    assert log == ["closed"]
 
 
 def test_url_id_is_answered_400(client: Client, counting: CountingBackend) -> None:
