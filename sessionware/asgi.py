@@ -93,6 +93,7 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         config: SessionConfig | None = None,
         backend: Backend | None = None,
