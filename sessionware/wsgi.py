@@ -85,6 +85,7 @@ class WSGISessionMiddleware:
     def __init__(
         self,
         app: WSGIApp,
+        /,
         *,
         config: SessionConfig | None = None,
         backend: Backend | None = None,
