@@ -301,13 +301,14 @@ def sqlite_backend(env: Env) -> Any:
 def postgres_backend(env: Env) -> Any:
     from sessionware.backends.sql import SQLBackend
 
-    return SQLBackend(env.postgres_url, table_prefix=f"{env.run_id}_")
+    return SQLBackend(env.postgres_url, table=f"{env.run_id}_sessions")
 
 
 def _backend_aclose(backend: Any, env: Env) -> Callable[[], Awaitable[None]]:
     async def aclose() -> None:
         _drop_backend_data(backend, env)
         await backend.aclose()
+        backend.close()
 
     return aclose
 
@@ -331,15 +332,29 @@ def _drop_backend_data(backend: Any, env: Env) -> None:
             _delete_prefix(client, f"{env.run_id}:")
         finally:
             client.close()
-    elif name == "SQLBackend" and hasattr(backend, "drop_tables"):
-        backend.drop_tables()
+    elif name == "SQLBackend":
+        backend.metadata.drop_all(backend.engine)
 
 
-def purge(env: Env) -> None:
+def purge(env: Env, stores: set[str]) -> None:
     """Drop everything a run (and its server processes) left in shared stores and on disk."""
     import shutil
 
-    if _has("redis") and _reachable(env.redis_url):
+    if "postgres" in stores and _has("sqlalchemy") and _reachable(env.postgres_url):
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(env.postgres_url)
+        try:
+            with engine.begin() as conn:
+                names = conn.execute(
+                    sa.text("SELECT tablename FROM pg_tables WHERE tablename LIKE :prefix"),
+                    {"prefix": f"{env.run_id}%"},
+                ).scalars()
+                for table in list(names):
+                    conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+        finally:
+            engine.dispose()
+    if "redis" in stores and _has("redis") and _reachable(env.redis_url):
         from redis import Redis
 
         client = Redis.from_url(env.redis_url)

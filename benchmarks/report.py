@@ -83,19 +83,19 @@ def roundtrips_text(results: dict[str, Any]) -> str:
     if not table:
         return ""
     cases = _cases(table)
-    rows = [
-        [
-            name,
-            *(
-                f"{row[c]['round_trips']:g} ({row[c]['commands']:g} cmd)" if c in row else "-"
-                for c in cases
-            ),
-        ]
-        for name, row in table.items()
-    ]
-    return "Backend round trips per request (commands in brackets)\n" + _table(
-        rows, ["contender", *cases]
-    )
+
+    def cell(row: dict[str, Any], case: str) -> str:
+        if case not in row:
+            return "-"
+        data = row[case]
+        text = f"{data['round_trips']:g} ({data['commands']:g} cmd)"
+        if "load" in data:
+            text += f" = {data['load']:g}L+{data['apply']:g}A"
+        return text
+
+    rows = [[name, *(cell(row, c) for c in cases)] for name, row in table.items()]
+    title = "Backend round trips per request (commands; sessionware: L = load, A = apply)"
+    return title + "\n" + _table(rows, ["contender", *cases])
 
 
 def http_text(results: dict[str, Any]) -> str:

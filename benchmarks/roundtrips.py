@@ -15,9 +15,10 @@ process) the same figure is "statements and transaction boundaries".
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from .inprocess import Prepared
@@ -27,10 +28,50 @@ from .inprocess import Prepared
 class Counts:
     round_trips: int = 0
     commands: int = 0
+    #: Round trips by the backend call that made them ("load", "apply"); sessionware only.
+    phases: dict[str, int] = field(default_factory=dict)
+    phase: str = "other"
 
-    def reset(self) -> None:
-        self.round_trips = 0
-        self.commands = 0
+    def trip(self) -> None:
+        self.round_trips += 1
+        self.phases[self.phase] = self.phases.get(self.phase, 0) + 1
+
+
+@contextmanager
+def phases(backend: Any, counts: Counts) -> Iterator[None]:
+    """Attribute round trips to the sessionware backend call that made them."""
+    names = ("load", "aload", "apply", "aapply")
+    originals = {name: getattr(backend, name) for name in names}
+
+    def wrap(name: str, original: Any) -> Any:
+        phase = "load" if "load" in name else "apply"
+        if inspect.iscoroutinefunction(original):
+
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                counts.phase = phase
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    counts.phase = "other"
+
+            return awrapper
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            counts.phase = phase
+            try:
+                return original(*args, **kwargs)
+            finally:
+                counts.phase = "other"
+
+        return wrapper
+
+    for name, original in originals.items():
+        setattr(backend, name, wrap(name, original))
+    try:
+        yield
+    finally:
+        for name in names:
+            delattr(backend, name)  # back to the class's methods
 
 
 @contextmanager
@@ -51,11 +92,11 @@ def count_redis() -> Iterator[Counts]:
     sync_send, async_send = sync_cls.send_packed_command, async_cls.send_packed_command
 
     def send(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counts.round_trips += 1
+        counts.trip()
         return sync_send(self, *args, **kwargs)
 
     async def asend(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counts.round_trips += 1
+        counts.trip()
         return await async_send(self, *args, **kwargs)
 
     def wrap_send_command(original: Any) -> Any:
@@ -95,10 +136,10 @@ def count_sql() -> Iterator[Counts]:
 
     def on_statement(*args: Any, **kwargs: Any) -> None:
         counts.commands += 1
-        counts.round_trips += 1
+        counts.trip()
 
     def on_boundary(*args: Any, **kwargs: Any) -> None:
-        counts.round_trips += 1
+        counts.trip()
 
     hooks = [
         ("before_cursor_execute", on_statement),
@@ -130,8 +171,12 @@ def measure(
         for case in p.cases(cases):
             template = p.template(case)
             p.driver.block(template, 3)  # connect pools outside the count
-            with counter() as counts:
+            backend = p.built.backend
+            with counter() as counts, phases(backend, counts) if backend else nullcontext():
                 p.driver.block(template, n)
             row[case] = {"round_trips": counts.round_trips / n, "commands": counts.commands / n}
+            if backend is not None:
+                row[case]["load"] = counts.phases.get("load", 0) / n
+                row[case]["apply"] = counts.phases.get("apply", 0) / n
         out[p.contender.name] = row
     return out

@@ -166,7 +166,7 @@ def run(
         _run_sections(results, sections, runnable, env, quick, progress)
     finally:
         progress.close()
-        registry.purge(env)
+        registry.purge(env, {c.store for c in runnable})
     results["meta"]["load_end"] = round(os.getloadavg()[0], 2)
     results["targets"] = targets.evaluate(results)
     stream.write(report.text(results))
