@@ -76,9 +76,16 @@ def stamp() -> int:
     machine does not.  Differences of two stamps are what the samples hold.
     Without schedstat (non-Linux) it is plain ``perf_counter_ns``.
     """
-    if HAS_SCHEDSTAT:
-        return time.perf_counter_ns() - _runqueue_ns()
-    return time.perf_counter_ns()
+    if not HAS_SCHEDSTAT:
+        return time.perf_counter_ns()
+    waited = _runqueue_ns()
+    for _ in range(5):
+        now = time.perf_counter_ns()
+        again = _runqueue_ns()
+        if again == waited:  # not preempted between the two reads: a consistent pair
+            break
+        waited = again
+    return now - waited
 
 
 @dataclass
@@ -305,7 +312,8 @@ def release(prepared: Prepared, loop: asyncio.AbstractEventLoop) -> None:
 def calibrate(prepared: Prepared, case: str, block_s: float) -> int:
     """Warm ``case`` up for about ``block_s`` and return a block size that lasts about as long."""
     template = prepared.template(case)
-    n, spent = 8, 0
+    n = 8
+    spent = prepared.driver.block(template, n)
     deadline = time.perf_counter() + block_s
     while time.perf_counter() < deadline:
         spent = prepared.driver.block(template, n)
