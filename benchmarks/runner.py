@@ -16,12 +16,14 @@ samples, three HTTP repeats and the 1 M-session step.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -107,6 +109,32 @@ def machine() -> dict[str, Any]:
     }
 
 
+class _Discard(logging.Handler):
+    """Formats each log record like a file handler would, then drops it.
+
+    Security events are logged on every forged cookie; formatting them is
+    part of their real cost, printing thousands of lines to the terminal is not.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """Route sessionware's loggers to :class:`_Discard` while benchmarks run."""
+    loggers = [logging.getLogger(name) for name in ("sessionware", "sessionware.security")]
+    saved = [(lg.handlers[:], lg.propagate) for lg in loggers]
+    for lg in loggers:
+        lg.handlers = [_Discard()]
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, (handlers, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+
+
 def _summarise(cells: dict[str, dict[str, inprocess.Cell]], floor: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     base = cells.get(floor, {})
@@ -163,7 +191,8 @@ def run(
         else:
             runnable.append(contender)
     try:
-        _run_sections(results, sections, runnable, env, quick, progress)
+        with quiet_logs():
+            _run_sections(results, sections, runnable, env, quick, progress)
     finally:
         progress.close()
         registry.purge(env, {c.store for c in runnable})
