@@ -10,6 +10,7 @@ themselves once their modules exist.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import socket
@@ -255,12 +256,16 @@ def _sessionware_bearer(backend_factory: Callable[[Env], Any]) -> Callable[[Env]
         from sessionware import tokens as token_mode  # a sub-module: absent before #5 lands
 
         backend = backend_factory(env)
+        # The key follows from the run, so the harness can mint tokens that a
+        # server process of the same run accepts (verification is stateless).
+        key = hashlib.sha256(f"{env.run_id}:bearer".encode()).digest()
         tokens = token_mode.TokenService(
             backend,
-            keys={"k1": os.urandom(32)},
+            keys={"k1": key},
             algorithm="HS256",
             issuer="https://bench.example.test",
             audience="bench",
+            access_ttl=3600,  # the longest allowed: a full run outlasts the 5 min default
         )
         app = SessionMiddleware(
             apps.starlette_app(_scope_session), secret_keys=[SECRET], backend=backend, tokens=tokens

@@ -31,7 +31,7 @@ from typing import Any
 
 from .apps import READ_BODY
 from .contenders import Contender, Env, cookie_credential
-from .inprocess import BROWSER_HEADERS, CASES, FLOOR_CREDENTIAL, OTHER_COOKIES
+from .inprocess import BROWSER_HEADERS, CASES, FLOOR_CREDENTIAL, OTHER_COOKIES, WRITES
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = 8
@@ -44,6 +44,12 @@ class Server:
     process: subprocess.Popen[bytes]
     credential: tuple[str, str] = ("", "")
     log: Path | None = None
+
+    def cases(self, wanted: Iterable[str]) -> list[str]:
+        """The cases of ``wanted`` this server can answer (token sessions cannot write)."""
+        if self.contender.read_only:
+            return [c for c in wanted if c not in WRITES]
+        return list(wanted)
 
     def headers(self, case: str) -> list[tuple[str, str]]:
         _, with_credential = CASES[case]
@@ -131,6 +137,11 @@ def start(contender: Contender, env: Env) -> Server:
             time.sleep(0.05)
     if contender.family == "floor":
         server.credential = FLOOR_CREDENTIAL
+    elif contender.read_only:  # token mode: mint a token the server's service accepts
+        built = contender.factory(env)
+        server.credential = built.credential([], b"") if built.credential else ("", "")
+        if built.close is not None:
+            built.close()
     else:
         status, headers, body = _get(port, "/seed", BROWSER_HEADERS[1:])
         if status != 200:
@@ -267,10 +278,10 @@ def measure(
     cases = list(cases)
     _, run = load_tool()
     cells: dict[str, dict[str, HttpCell]] = {
-        s.contender.name: {c: HttpCell() for c in cases} for s in servers
+        s.contender.name: {c: HttpCell() for c in s.cases(cases)} for s in servers
     }
     for server in servers:
-        for case in cases:
+        for case in server.cases(cases):
             path, _ = CASES[case]
             if warm_s > 0:
                 run(server.port, path, server.headers(case), warm_s)
@@ -278,7 +289,7 @@ def measure(
                 _sequential(server.port, path, server.headers(case), 100)
     for _ in range(repeats):
         for server in servers:
-            for case in cases:
+            for case in server.cases(cases):
                 path, _ = CASES[case]
                 cells[server.contender.name][case].runs.append(
                     run(server.port, path, server.headers(case), seconds)
