@@ -109,6 +109,9 @@ class SessionMiddleware:
             return
         shared, engine = self._shared, self.engine
         facts = _facts(scope)
+        legacy, found = shared.legacy, None
+        if legacy is not None:
+            facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
             shared.report(begin.events)
@@ -131,6 +134,9 @@ class SessionMiddleware:
         if session._events:
             shared.report(session._events)
             session._events.clear()
+        if found is not None and legacy is not None:
+            await legacy.aadopt(found, session, shared.backend, engine.clock())
+            shared.report(found.events)
         scope["session"] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -166,6 +172,8 @@ class SessionMiddleware:
             headers, events = engine.finish(commit, result, facts)
             if events:
                 shared.report(events)
+            if found is not None and legacy is not None:
+                headers = legacy.with_headers(found, commit.sets_cookie, headers)
             await send(_with_headers(message, headers) if headers else message)
 
         await self.app(scope, receive, send_wrapper)

@@ -100,6 +100,9 @@ class WSGISessionMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self._shared, self.engine
         facts = _facts(environ)
+        legacy, found = shared.legacy, None
+        if legacy is not None:
+            facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
             shared.report(begin.events)
@@ -116,6 +119,9 @@ class WSGISessionMiddleware:
         if session._events:
             shared.report(session._events)
             session._events.clear()
+        if found is not None and legacy is not None:
+            legacy.adopt(found, session, shared.backend, engine.clock())
+            shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None
         failure: list[bytes] = []
@@ -144,6 +150,8 @@ class WSGISessionMiddleware:
             add, events = engine.finish(commit, result, facts)
             if events:
                 shared.report(events)
+            if found is not None and legacy is not None:
+                add = legacy.with_headers(found, commit.sets_cookie, add)
             if add:
                 if any(name == "cache-control" for name, _ in add):
                     headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
