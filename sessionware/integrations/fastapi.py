@@ -53,7 +53,6 @@ try:
     from fastapi import Depends, HTTPException, Security
     from fastapi.requests import HTTPConnection
     from fastapi.security import APIKeyCookie, HTTPBearer
-    from fastapi.security.base import SecurityBase
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("fastapi", "FastAPI") from exc
 
@@ -90,6 +89,7 @@ def get_session(connection: HTTPConnection) -> Session:
 #: The session, as a dependency: ``async def view(session: SessionDep)``.
 SessionDep = Annotated[Session, Depends(get_session)]
 Dependency = Callable[..., Awaitable[str]]
+Scheme = APIKeyCookie | HTTPBearer
 
 
 def _seconds(max_age: float | timedelta) -> float:
@@ -99,7 +99,7 @@ def _seconds(max_age: float | timedelta) -> float:
     return seconds
 
 
-def _declare(func: Dependency, scheme: SecurityBase) -> Dependency:
+def _declare(func: Dependency, scheme: Scheme) -> Dependency:
     """Give ``func`` the parameters FastAPI reads: the session and the security scheme.
 
     Set as a real signature (not annotations) because the scheme is chosen per
@@ -116,10 +116,13 @@ def _declare(func: Dependency, scheme: SecurityBase) -> Dependency:
     return func
 
 
+_STALE = "insufficient_user_authentication"  # RFC 9470 §3
+
+
 class _Auth:
     """What the cookie and bearer families share: the checks and the 401s."""
 
-    scheme: SecurityBase
+    scheme: Scheme
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock

@@ -223,7 +223,7 @@ def test_store_down_keeps_the_old_cookie() -> None:
 
 def test_flask_cookie_is_migrated_with_tags_made_plain() -> None:
     """Flask's tagged JSON (tuple, datetime, UUID, bytes) arrives as plain JSON values."""
-    when = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    when = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC)
     ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
     cookie = flask_cookie(
         {"pair": (1, 2), "when": when, "id": ident, "raw": b"\x00\x01", " t": "escaped"}

@@ -132,7 +132,7 @@ def test_websocket_session_is_read_only() -> None:
 
 
 def test_only_the_import_changes_with_add_middleware() -> None:
-    """``app.add_middleware(SessionMiddleware, secret_key=...)`` builds ours from Starlette's keywords."""
+    """``add_middleware(SessionMiddleware, secret_key=...)`` builds ours from Starlette's keywords."""
     app = Starlette(routes=ROUTES)
     app.add_middleware(SessionMiddleware, secret_key=SECRET, max_age=3600, same_site="strict")
     client = TestClient(app, base_url="https://testserver")
@@ -191,7 +191,7 @@ def test_session_cookie_names_the_cookie() -> None:
 
 
 def test_max_age_bounds_the_session_on_the_server() -> None:
-    """``max_age`` is the absolute lifetime, enforced server-side; the cookie stays non-persistent."""
+    """``max_age`` is the absolute lifetime, enforced server-side; the cookie is non-persistent."""
     clock = FakeClock()
     backend = MemoryBackend()
     client = make_client(
