@@ -132,7 +132,7 @@ def test_websocket_session_is_read_only() -> None:
 
 
 def test_only_the_import_changes_with_add_middleware() -> None:
-    """``add_middleware(SessionMiddleware, secret_key=...)`` builds ours from Starlette's keywords."""
+    """``add_middleware(SessionMiddleware, secret_key=...)`` takes Starlette's keywords."""
     app = Starlette(routes=ROUTES)
     app.add_middleware(SessionMiddleware, secret_key=SECRET, max_age=3600, same_site="strict")
     client = TestClient(app, base_url="https://testserver")
