@@ -191,7 +191,7 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
     weak = [
         i
         for i, key in enumerate(cfg.secrets)
-        if len(set(key)) < 16 or any(p.encode() in key.lower() for p in _PLACEHOLDERS)
+        if len(set(key)) < 8 or any(p.encode() in key.lower() for p in _PLACEHOLDERS)
     ]
     out.append(
         Finding(

@@ -313,7 +313,7 @@ STARLETTE_APP.add_middleware(SessionMiddleware, secret_key=SECRET, https_only=Fa
 FLASK_APP = flask.Flask("audited")
 FLASK_APP.config["SECRET_KEY"] = SECRET
 Sessionware(FLASK_APP)
-CONFIG = SessionConfig(secret_keys=[os.urandom(32).hex()])
+CONFIG = SessionConfig(secret_keys=[secrets.token_hex(32)])
 
 
 def make_config() -> SessionConfig:
