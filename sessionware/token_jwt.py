@@ -1,0 +1,163 @@
+"""Access tokens: compact JWS with one pinned algorithm, checked strictly.
+
+:meth:`AccessCodec.decode` runs its checks cheapest first, and every check
+before the signature looks only at the shape and the header, never at a
+claim (RFC 8725 §3.3, 8725bis; TK-02):
+
+1. Shape, before any decoding (TK-02, TK-11): a ``str`` of at most
+   ``max_bytes`` characters, only ``[A-Za-z0-9-_.]``, exactly three non-empty
+   segments.  This alone refuses JWE (five segments), the JSON serialization
+   (braces and quotes), padding, whitespace and unsigned ``alg: none`` tokens
+   (empty third segment), and bounds the work an attacker can cause.
+2. Header: ``alg`` must equal the configured algorithm, compared
+   case-sensitively, so ``none``/``NoNe`` and HS256-on-an-EdDSA-service fail
+   here (TK-01); ``typ`` must be ``at+jwt`` (RFC 9068, RFC 8725 §3.11); ``kid``
+   picks among configured keys only, an unknown one fails with no lookup of
+   any kind (TK-04); ``crit``/``b64`` are refused.  ``jku``, ``x5u``, ``jwk``
+   and ``x5c`` are never read.
+3. Signature: PyJWT's ``PyJWS`` restricted to ``algorithms=[configured]``
+   (never taken from the header) with the key ``kid`` selected.
+4. Claims, only now: ``iss``, ``aud`` and ``typ`` must equal ours, ``exp``,
+   ``nbf`` and ``iat`` are checked against the injected clock with a small
+   leeway (TK-03), and ``sub``, ``sid``, ``jti``, ``auth_time`` must be present.
+
+Refresh tokens (two segments, see :mod:`sessionware.token_refresh`) fail step
+1, and access tokens fail the refresh parser, so neither is accepted for the
+other (RFC 8725 §3.12).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from .errors import InvalidToken
+from .token_keys import KeySet, require_jwt
+
+__all__ = ["ACCESS_TYP", "RESERVED_CLAIMS", "AccessCodec"]
+
+#: RFC 9068 §2.1 media type for JWT access tokens, in the header and as a claim.
+ACCESS_TYP = "at+jwt"
+
+#: Claims the service sets itself; callers cannot override them.
+RESERVED_CLAIMS = frozenset(
+    {"sub", "sid", "iat", "nbf", "exp", "jti", "iss", "aud", "auth_time", "typ"}
+)
+
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+#: Header parameters tolerated.  The key-locating ones past ``kid`` are allowed
+#: only so that they can be ignored: nothing here ever reads them (TK-04).
+_HEADER_OK = frozenset({"alg", "typ", "kid", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
+
+
+def _time(claims: dict[str, Any], name: str) -> int:
+    """A NumericDate claim we issued: always an int, never a bool or float."""
+    value = claims.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidToken("missing claim")
+    return value
+
+
+class AccessCodec:
+    """Signs and strictly verifies access tokens for one key set.
+
+    :param max_bytes: longest token accepted; longer ones are refused
+        before any base64 or JSON decoding (TK-11).
+    """
+
+    __slots__ = ("_jws", "audience", "issuer", "keys", "leeway", "max_bytes")
+
+    def __init__(
+        self, keys: KeySet, *, issuer: str, audience: str, leeway: float, max_bytes: int
+    ) -> None:
+        jwt = require_jwt()
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.max_bytes = max_bytes
+        # A PyJWS that knows a single algorithm: a second, independent allow-list.
+        self._jws = jwt.api_jws.PyJWS(
+            algorithms=[keys.algorithm], options={"enforce_minimum_key_length": True}
+        )
+
+    def encode(self, claims: dict[str, Any]) -> str:
+        """Sign ``claims`` with the newest key; the header carries ``kid`` and ``typ``."""
+        keys = self.keys
+        payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        token: str = self._jws.encode(
+            payload.encode(),
+            keys.signing_key,
+            algorithm=keys.algorithm,
+            headers={"kid": keys.signing_kid, "typ": ACCESS_TYP},
+        )
+        return token
+
+    def decode(self, token: object, now: float) -> dict[str, Any]:
+        """The verified claims of ``token``, or :class:`InvalidToken` with a safe reason."""
+        if not isinstance(token, str):
+            raise InvalidToken("malformed token")
+        if len(token) > self.max_bytes:
+            raise InvalidToken("token too large")
+        if not _COMPACT.fullmatch(token):
+            raise InvalidToken("malformed token")
+        header = self._header(token)
+        key = self.keys.verify_keys.get(header["kid"])
+        if key is None:
+            raise InvalidToken("unknown key")
+        jwt = require_jwt()
+        try:
+            decoded = self._jws.decode_complete(token, key, algorithms=[self.keys.algorithm])
+            claims = json.loads(decoded["payload"])
+        except jwt.exceptions.InvalidSignatureError as exc:
+            raise InvalidToken("bad signature") from exc
+        except (jwt.exceptions.PyJWTError, ValueError, RecursionError) as exc:
+            raise InvalidToken("malformed token") from exc
+        if not isinstance(claims, dict):
+            raise InvalidToken("malformed token")
+        self._check_claims(claims, now)
+        return claims
+
+    def _header(self, token: str) -> dict[str, Any]:
+        segment = token[: token.index(".")]
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+            header = json.loads(raw)
+        except (binascii.Error, ValueError, RecursionError) as exc:
+            raise InvalidToken("malformed token") from exc
+        if not isinstance(header, dict):
+            raise InvalidToken("malformed token")
+        alg = header.get("alg")
+        if alg != self.keys.algorithm:  # exact, case-sensitive (TK-01)
+            raise InvalidToken("algorithm not allowed")
+        if header.get("typ") != ACCESS_TYP:
+            raise InvalidToken("wrong token type")
+        if not isinstance(header.get("kid"), str):
+            raise InvalidToken("unknown key")
+        if not _HEADER_OK.issuperset(header):
+            # crit, b64, zip, enc...: extensions we never produce change how the
+            # token must be processed (RFC 7515 §4.1.11), so refuse them.
+            raise InvalidToken("unsupported header")
+        return header
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
+        if claims.get("typ") != ACCESS_TYP:
+            raise InvalidToken("wrong token type")
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("wrong issuer")
+        if claims.get("aud") != self.audience:
+            raise InvalidToken("wrong audience")
+        exp, nbf, iat = _time(claims, "exp"), _time(claims, "nbf"), _time(claims, "iat")
+        leeway = self.leeway
+        if exp <= now - leeway:
+            raise InvalidToken("token expired")
+        if nbf > now + leeway or iat > now + leeway:
+            raise InvalidToken("token not yet valid")
+        for name in ("sub", "sid", "jti"):
+            value = claims.get(name)
+            if not isinstance(value, str) or not value:
+                raise InvalidToken("missing claim")
+        _time(claims, "auth_time")
