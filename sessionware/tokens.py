@@ -35,7 +35,7 @@ from typing import Any
 from .backends.base import Backend
 from .config import Duration
 from .errors import BackendError, ConfigError, InvalidToken, TokenReused
-from .events import Event, EventSink, emit
+from .events import Event, EventSink, emit, logger
 from .ids import new_handle
 from .records import ApplyResult, Create, Delete, Op, Record, encode
 from .token_config import TokenSettings
@@ -52,6 +52,14 @@ __all__ = [
     "refresh_endpoint",
     "wsgi_refresh_endpoint",
 ]
+
+
+def _notify(sink: EventSink, event: Event) -> None:
+    """Hand ``event`` to one more observer (already logged); its failure is logged only."""
+    try:
+        sink(event)
+    except Exception:
+        logger.exception("on_event callback failed for %s", event.kind)
 
 
 @dataclass(slots=True)
@@ -335,39 +343,48 @@ class TokenService:
 
     # -- verify ------------------------------------------------------------------
 
-    def verify(self, access_token: str, *, client: str | None = None) -> AccessClaims:
+    def verify(
+        self, access_token: str, *, client: str | None = None, on_event: EventSink | None = None
+    ) -> AccessClaims:
         """The claims of a valid access token, or :class:`InvalidToken`.
 
         Pure (no I/O) unless ``check_revocation`` is on; then it reads the
-        backend's sync face, so ASGI code should call :meth:`averify`.
+        backend's sync face, so ASGI code should call :meth:`averify`.  A
+        refusal is a ``token_invalid`` event, sent to the service's
+        ``on_event`` and to this call's ``on_event`` (the middleware's).
         """
         now = self._clock()
-        claims = self._decode(access_token, client, now)
+        claims = self._decode(access_token, client, now, on_event)
         if self.settings.check_revocation:
             alive = self._live.get(claims.handle, now)
             if alive is None:
-                record = self.backend.load_handle(claims.handle, now)
-                alive = self._alive(claims, record, now)
-            self._require_alive(claims, alive, client, now)
+                alive = self._alive(claims, self.backend.load_handle(claims.handle, now), now)
+            if not alive:
+                raise self._refused("session revoked", client, now, claims, "access", on_event)
         return claims
 
-    async def averify(self, access_token: str, *, client: str | None = None) -> AccessClaims:
+    async def averify(
+        self, access_token: str, *, client: str | None = None, on_event: EventSink | None = None
+    ) -> AccessClaims:
         """Async twin of :meth:`verify` (the revocation check uses the async face)."""
         now = self._clock()
-        claims = self._decode(access_token, client, now)
+        claims = self._decode(access_token, client, now, on_event)
         if self.settings.check_revocation:
             alive = self._live.get(claims.handle, now)
             if alive is None:
                 record = await self.backend.aload_handle(claims.handle, now)
                 alive = self._alive(claims, record, now)
-            self._require_alive(claims, alive, client, now)
+            if not alive:
+                raise self._refused("session revoked", client, now, claims, "access", on_event)
         return claims
 
-    def _decode(self, token: object, client: str | None, now: float) -> AccessClaims:
+    def _decode(
+        self, token: object, client: str | None, now: float, sink: EventSink | None
+    ) -> AccessClaims:
         try:
             claims = self._codec.decode(token, now)
         except InvalidToken as exc:
-            raise self._refused(exc.reason, client, now, kind="access") from None
+            raise self._refused(exc.reason, client, now, None, "access", sink) from None
         return AccessClaims(
             user_id=claims["sub"],
             handle=claims["sid"],
@@ -380,21 +397,6 @@ class TokenService:
         alive = record is not None and record.user_id == claims.user_id
         self._live.put(claims.handle, alive, now)
         return alive
-
-    def _require_alive(
-        self, claims: AccessClaims, alive: bool, client: str | None, now: float
-    ) -> None:
-        if not alive:
-            event = Event(
-                "token_invalid",
-                client=client,
-                handle=claims.handle,
-                user_id=claims.user_id,
-                detail={"reason": "session revoked", "token": "access"},
-                time=now,
-            )
-            emit(event, self.on_event)
-            raise InvalidToken("session revoked")
 
     # -- events ------------------------------------------------------------------
 
@@ -417,16 +419,26 @@ class TokenService:
         reason: str,
         client: str | None,
         now: float,
-        record: Record | None = None,
-        *,
+        owner: Record | AccessClaims | None = None,
         kind: str = "refresh",
+        sink: EventSink | None = None,
     ) -> InvalidToken:
-        handle = record.handle if record is not None else None
-        detail = {"reason": reason, "token": kind}
-        emit(
-            Event("token_invalid", client=client, handle=handle, detail=detail, time=now),
-            self.on_event,
+        """A ``token_invalid`` event (AN-02) and the error to raise.
+
+        The handle is named only once the token was verified (``owner``):
+        an unverified token's claims are the attacker's words.
+        """
+        event = Event(
+            "token_invalid",
+            client=client,
+            handle=owner.handle if owner is not None else None,
+            user_id=owner.user_id if owner is not None else None,
+            detail={"reason": reason, "token": kind},
+            time=now,
         )
+        emit(event, self.on_event)
+        if sink is not None and sink is not self.on_event:
+            _notify(sink, event)
         return InvalidToken(reason)
 
 
