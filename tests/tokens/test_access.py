@@ -102,6 +102,14 @@ def test_tk02_non_compact_forms_rejected(service, shape) -> None:
     assert refused(service, shape.format(h=h, p=p, s=s)) == "malformed token"
 
 
+def test_tk02_non_canonical_base64_rejected(service) -> None:
+    """A second spelling of a genuine signature (unused low bits flipped) is refused."""
+    token = service.issue("alice").access_token
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = token[:-1] + alphabet[alphabet.index(token[-1]) ^ 1]
+    assert refused(service, twin) == "malformed token"
+
+
 def test_tk02_crit_header_rejected(service, clock, ed_keys) -> None:
     """A header with extensions we never produce (crit, b64) is refused even when signed."""
     token = sign_ed(ed_keys[0], header(crit=["exp"], b64=True), valid_claims(clock()))
