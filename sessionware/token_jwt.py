@@ -37,9 +37,12 @@ import base64
 import binascii
 import json
 import re
+import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from .errors import InvalidToken
+from .errors import ConfigError, InvalidToken
+from .records import Record
 from .token_keys import KeySet, require_jwt
 
 __all__ = ["ACCESS_TYP", "RESERVED_CLAIMS", "AccessCodec"]
@@ -113,6 +116,40 @@ class AccessCodec:
             headers={"kid": keys.signing_kid, "typ": ACCESS_TYP},
         )
         return token
+
+    def mint(
+        self, record: Record, custom: Mapping[str, Any], now: float, ttl: int
+    ) -> tuple[str, int]:
+        """A new access token for the session ``record``: ``(token, expires_in)``.
+
+        ``exp`` never passes the session's absolute end.  A token the verifier
+        would refuse for its size is a ``ValueError`` here, at issue time.
+        """
+        if self.keys.signing_kid is None:
+            raise ConfigError("this TokenService has only public keys: it can verify, not issue")
+        iat = int(now)
+        exp = max(iat, min(iat + ttl, int(record.absolute_at)))
+        auth_time = record.auth_time if record.auth_time is not None else now
+        claims = {
+            **custom,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": record.user_id,
+            "sid": record.handle,
+            "iat": iat,
+            "nbf": iat,
+            "exp": exp,
+            "jti": secrets.token_urlsafe(16),
+            "auth_time": int(auth_time),
+            "typ": ACCESS_TYP,
+        }
+        token = self.encode(claims)
+        if len(token) > self.max_bytes:
+            raise ValueError(
+                f"the access token would be {len(token)} bytes, above max_token_bytes="
+                f"{self.max_bytes}: keep custom claims small"
+            )
+        return token, exp - iat
 
     def decode(self, token: object, now: float) -> dict[str, Any]:
         """The verified claims of ``token``, or :class:`InvalidToken` with a safe reason."""

@@ -52,9 +52,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidToken
+from .ids import new_handle
 from .records import Patch, Record
 
-__all__ = ["RefreshToken", "Verdict", "judge", "mint", "new_extra", "parse", "rotation"]
+__all__ = ["RefreshToken", "Verdict", "judge", "mint", "new_session", "parse", "rotation"]
 
 FAMILY_BYTES = 16
 SECRET_BYTES = 32
@@ -116,8 +117,40 @@ def parse(token: object) -> RefreshToken | None:
     return RefreshToken(match.group(1), raw[:FAMILY_BYTES], token)
 
 
-def new_extra(token: RefreshToken, claims_json: str, now: float) -> dict[str, Any]:
-    """``Record.extra`` for a session just issued with ``token``."""
+def new_session(
+    user_id: str,
+    claims_json: str,
+    info: dict[str, str],
+    now: float,
+    *,
+    idle: float,
+    absolute: float,
+) -> tuple[Record, RefreshToken]:
+    """The record of a new token session and its first refresh token.
+
+    The storage key is random: no cookie ever maps to it, only the handle
+    finds the record.  ``remember`` is set because token sessions outlive a
+    browser session; the refresh limits are the record's limits.
+    """
+    handle = new_handle()
+    token = mint(handle)
+    record = Record(
+        key=secrets.token_hex(32),
+        handle=handle,
+        created_at=now,
+        last_active=now,
+        expires_at=now + min(idle, absolute),
+        absolute_at=now + absolute,
+        user_id=user_id,
+        auth_time=now,
+        remember=True,
+        info=info,
+        extra=_new_extra(token, claims_json, now),
+    )
+    return record, token
+
+
+def _new_extra(token: RefreshToken, claims_json: str, now: float) -> dict[str, Any]:
     return {
         "kind": "token",
         "fam": token.family_digest,

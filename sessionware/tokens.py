@@ -25,7 +25,6 @@ the I/O are shared, so both faces make the same decisions.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,20 +33,20 @@ from typing import Any
 
 from .backends.base import Backend
 from .config import Duration
-from .errors import BackendError, ConfigError, InvalidToken, TokenReused
+from .errors import BackendError, InvalidToken, TokenReused
 from .events import Event, EventSink, emit, logger
-from .ids import new_handle
 from .records import ApplyResult, Create, Delete, Op, Record, encode
 from .token_config import TokenSettings
-from .token_jwt import ACCESS_TYP, RESERVED_CLAIMS, AccessCodec
+from .token_jwt import RESERVED_CLAIMS, AccessCodec
 from .token_keys import generate_keypair, load_keys, public_jwks
-from .token_refresh import RefreshToken, Verdict, judge, mint, new_extra, parse, rotation
+from .token_refresh import RefreshToken, Verdict, judge, mint, new_session, parse, rotation
 from .token_types import AccessClaims, LiveCache, TokenPair
 
 __all__ = [
     "AccessClaims",
     "TokenPair",
     "TokenService",
+    "TokenSession",
     "generate_keypair",
     "refresh_endpoint",
     "wsgi_refresh_endpoint",
@@ -80,8 +79,9 @@ class TokenService:
         text/bytes or ``cryptography`` key objects (public-only keys verify).
     :param issuer: the ``iss`` of every token; required and checked.
     :param audience: the ``aud`` of every token; required and checked.
-    :param reuse_grace: seconds (0-60) during which the refresh token rotated
-        out last may be presented once more, e.g. after a lost response.
+    :param reuse_grace: seconds (0-60) after a rotation during which the
+        token rotated out may be presented again (it re-rotates, killing the
+        token it replaces), e.g. after a lost response.  Default 0: strict.
     :param check_revocation: make :meth:`verify` confirm the session still
         exists (one cached backend lookup per handle and cache TTL).
     :param leeway: clock skew tolerated on ``exp``/``nbf``/``iat`` (0-60 s).
@@ -200,20 +200,13 @@ class TokenService:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in info_.items()):
             raise ValueError("info must map strings to strings")
         settings = self.settings
-        handle = new_handle()
-        token = mint(handle)
-        record = Record(
-            key=secrets.token_hex(32),  # no cookie ever maps here; only the handle finds it
-            handle=handle,
-            created_at=now,
-            last_active=now,
-            expires_at=now + min(settings.refresh_idle_ttl, settings.refresh_absolute_ttl),
-            absolute_at=now + settings.refresh_absolute_ttl,
-            user_id=user_id,
-            auth_time=now,
-            remember=True,
-            info=info_,
-            extra=new_extra(token, claims_json, now),
+        record, token = new_session(
+            user_id,
+            claims_json,
+            info_,
+            now,
+            idle=settings.refresh_idle_ttl,
+            absolute=settings.refresh_absolute_ttl,
         )
         return record, self._pair(record, token, custom, now)
 
@@ -228,30 +221,8 @@ class TokenService:
     def _pair(
         self, record: Record, token: RefreshToken, custom: Mapping[str, Any], now: float
     ) -> TokenPair:
-        if self._keys.signing_kid is None:
-            raise ConfigError("this TokenService has only public keys: it can verify, not issue")
-        iat = int(now)
-        exp = max(iat, min(iat + self.settings.access_ttl, int(record.absolute_at)))
-        payload = {
-            **custom,
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": record.user_id,
-            "sid": record.handle,
-            "iat": iat,
-            "nbf": iat,
-            "exp": exp,
-            "jti": secrets.token_urlsafe(16),
-            "auth_time": int(record.auth_time if record.auth_time is not None else now),
-            "typ": ACCESS_TYP,
-        }
-        access = self._codec.encode(payload)
-        if len(access) > self.settings.max_token_bytes:
-            raise ValueError(
-                f"the access token would be {len(access)} bytes, above max_token_bytes="
-                f"{self.settings.max_token_bytes}: keep custom claims small"
-            )
-        return TokenPair(access, token.text, exp - iat, record.handle)
+        access, expires_in = self._codec.mint(record, custom, now, self.settings.access_ttl)
+        return TokenPair(access, token.text, expires_in, record.handle)
 
     # -- refresh -----------------------------------------------------------------
 
@@ -443,3 +414,4 @@ class TokenService:
 
 
 from .token_endpoints import refresh_endpoint, wsgi_refresh_endpoint  # noqa: E402
+from .token_transport import TokenSession  # noqa: E402
