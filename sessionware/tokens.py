@@ -148,7 +148,7 @@ class TokenService:
 
     def issue(
         self,
-        user_id: str,
+        user_id: str | int,
         *,
         claims: Mapping[str, Any] | None = None,
         info: Mapping[str, str] | None = None,
@@ -167,7 +167,7 @@ class TokenService:
 
     async def aissue(
         self,
-        user_id: str,
+        user_id: str | int,
         *,
         claims: Mapping[str, Any] | None = None,
         info: Mapping[str, str] | None = None,
@@ -181,13 +181,15 @@ class TokenService:
 
     def _new_session(
         self,
-        user_id: str,
+        user_id: str | int,
         claims: Mapping[str, Any] | None,
         info: Mapping[str, str] | None,
         now: float,
     ) -> tuple[Record, TokenPair]:
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
+            user_id = str(user_id)  # like Session.login: the store and `sub` hold text
         if not isinstance(user_id, str) or not user_id:
-            raise ValueError("user_id must be a non-empty string")
+            raise ValueError("user_id must be a non-empty string or an int")
         custom = dict(claims or {})
         clash = RESERVED_CLAIMS.intersection(custom)
         if clash:

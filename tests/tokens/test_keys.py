@@ -159,6 +159,14 @@ def test_reserved_claims_cannot_be_overridden(service) -> None:
         service.issue("alice", claims={"when": object()})
 
 
+def test_user_ids_are_text_like_cookie_sessions(service) -> None:
+    """An int user id becomes text (as with Session.login); empty or odd ones are refused."""
+    assert service.verify(service.issue(42).access_token).user_id == "42"
+    for bad in ("", None, True, 1.5):
+        with pytest.raises(ValueError, match="user_id"):
+            service.issue(bad)
+
+
 def test_missing_extra_fails_at_use_not_import() -> None:
     """Without PyJWT, sessionware imports fine and TokenService names the extra to install."""
     code = (
