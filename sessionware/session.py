@@ -29,6 +29,7 @@ __all__ = ["Intent", "Session"]
 
 Intent = Literal["login", "logout", "regenerate", "clear"]
 _MUTABLE = (list, dict)
+_EMPTY: Mapping[str, str] = {}
 #: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
 _PER_KEY = 4
 
@@ -64,17 +65,16 @@ class Session(dict[str, Any]):
         limit: int = 64 * 1024,
         read_only: bool = False,
     ) -> None:
-        raw = record.data if record is not None else {}
-        super().__init__()
-        for name, text in raw.items():
-            dict.__setitem__(self, name, decode(text))
+        raw = record.data if record is not None else _EMPTY
+        if raw:
+            dict.__init__(self, {name: decode(text) for name, text in raw.items()})
         self.accessed = False
         self.modified = False
         self._record = record
         self._raw: Mapping[str, str] = raw
         self._set: dict[str, str] = {}
         self._deleted: set[str] = set()
-        self._size = sum(len(k) + len(v) + _PER_KEY for k, v in raw.items())
+        self._size = sum(len(k) + len(v) + _PER_KEY for k, v in raw.items()) if raw else 0
         self._limit = limit
         self._intent: Intent | None = None
         self._login: tuple[str, bool] | None = None
@@ -266,6 +266,18 @@ class Session(dict[str, Any]):
                     if text != changed.get(key, self._raw.get(key)):
                         changed[key] = text
         return changed, tuple(self._deleted)
+
+    def mutated(self) -> bool:
+        """True when a mutable value was changed in place since load."""
+        raw = self._raw
+        for key, value in dict.items(self):
+            if (
+                isinstance(value, _MUTABLE)
+                and key not in self._set
+                and encode(value) != raw.get(key)
+            ):
+                return True
+        return False
 
     def encoded(self) -> dict[str, str]:
         """Every value as JSON text (for a new record)."""
