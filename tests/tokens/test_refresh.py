@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import secrets
 import threading
 
 import pytest
@@ -95,14 +96,15 @@ async def test_tk06_averify_checks_revocation_on_the_async_face(make_service) ->
 
 def test_tk06_token_sessions_are_listed_and_revoked_with_cookie_sessions(service, clock) -> None:
     """SessionManager lists token sessions (kind "token") and revoke_user ends their chains."""
-    first = service.issue("alice", info={"ip": "203.0.113.9", "agent": "ExampleApp/1.0 iOS"})
-    second = service.issue("alice")
+    user = f"alice-{secrets.token_hex(4)}"  # unique: shared stores keep other runs' users
+    first = service.issue(user, info={"ip": "203.0.113.9", "agent": "ExampleApp/1.0 iOS"})
+    second = service.issue(user)
     manager = SessionManager(service.backend, clock=clock)
-    listed = manager.list_sessions("alice")
+    listed = manager.list_sessions(user)
     assert {s.handle for s in listed} == {first.handle, second.handle}
     assert {s.kind for s in listed} == {"token"}
     assert {s.handle: s.ip for s in listed}[first.handle] == "203.0.113.9"
-    assert manager.revoke_user("alice", keep=second.handle) == 1
+    assert manager.revoke_user(user, keep=second.handle) == 1
     with pytest.raises(InvalidToken):
         service.refresh(first.refresh_token)
     assert service.refresh(second.refresh_token).handle == second.handle
