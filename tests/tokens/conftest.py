@@ -15,7 +15,7 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -46,9 +46,21 @@ def _redis() -> Iterator[Any]:
     except ImportError as exc:
         _unavailable(f"RedisBackend not importable: {exc}")
     url = os.environ.get("SESSIONWARE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    backend = RedisBackend(url)  # token records use random keys, so runs cannot collide
+    prefix = f"swtok:{secrets.token_hex(4)}:"  # one namespace per test, removed after it
+    backend = RedisBackend(url, prefix=prefix)
+    try:
+        backend.load_handle("probe", 0.0)
+    except Exception as exc:
+        backend.close()
+        _unavailable(f"Redis at {url} is unreachable: {exc}")
     yield backend
     backend.close()
+    import redis
+
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+    client.close()
 
 
 def _sql() -> Iterator[Any]:
@@ -78,9 +90,14 @@ SELECTED = [
 
 
 @pytest.fixture(params=SELECTED)
-def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Each selected store, fresh per test."""
-    yield from BACKEND_FACTORIES[request.param]()
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """Each selected store, fresh per test; its async face is closed on the test's loop."""
+    factory = BACKEND_FACTORIES[request.param]()
+    store = next(factory)
+    yield store
+    await store.aclose()
+    for _ in factory:  # run the factory's own cleanup
+        pass
 
 
 @pytest.fixture
