@@ -14,7 +14,7 @@ short 503 before any of its body was sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
@@ -31,11 +31,14 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionMiddleware"]
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[Message], Any]
-ASGIApp = Callable[[Scope, Receive, Send], Any]
+# The ASGI callable types spelled as Starlette spells them (MutableMapping, awaitables),
+# so that ``SessionMiddleware(app)`` and ``app.add_middleware(SessionMiddleware, ...)``
+# type-check for users of Starlette/FastAPI; with ``dict`` here mypy rejects both.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("sessionware")
 
@@ -94,6 +97,7 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         config: SessionConfig | None = None,
         backend: Backend | None = None,

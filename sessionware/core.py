@@ -42,7 +42,7 @@ from .errors import SessionDataTooLarge
 from .events import Event
 from .ids import IdCodec, new_handle, new_id
 from .records import ApplyResult, Create, Delete, Op, Patch, Record
-from .session import Session
+from .session import Session, entry_size
 
 __all__ = ["Begin", "Commit", "Engine", "RequestFacts"]
 
@@ -134,7 +134,9 @@ class Engine:
         """Screen the request: URL-borne IDs, duplicate or forged cookies."""
         events: tuple[Event, ...] = ()
         if (facts.query or ";" in facts.path) and self._url_id(facts):
-            event = Event("url_id", facts.client, detail={"path": facts.path})
+            # Only the path before its ``;`` parameters: they may hold the very ID (AN-04).
+            path = facts.path.partition(";")[0]
+            event = Event("url_id", facts.client, detail={"path": path})
             if self.config.url_id_policy == "reject":
                 return Begin(status=400, events=(event,))
             events = (event,)
@@ -336,10 +338,13 @@ class Engine:
         user_id, remember = session._login
         record, session_id = self._new_record(session, facts, now, user_id, remember)
         record.auth_time = now
-        plan.ops.append(Create(record, max_per_user=self.config.max_sessions_per_user))
         old = session._record.key if session._record is not None else session._key
         if old is not None and not session._unavailable:
+            # Before the Create: the session being replaced must not count against
+            # max_sessions_per_user, or a re-login evicts one of the user's other
+            # sessions.  Both ops go in one apply(), so no request sees the gap.
             plan.ops.append(Delete(old))
+        plan.ops.append(Create(record, max_per_user=self.config.max_sessions_per_user))
         plan.cookie = self._cookie_for(record, session_id, now)
         plan.events.append(Event("login", facts.client, record.handle, user_id))
 
@@ -410,7 +415,7 @@ class Engine:
         size = 0
         for key in session:
             text = changed.get(key) or session._set.get(key) or session._raw.get(key, "")
-            size += len(key) + len(text) + 4
+            size += entry_size(key, text)
         if size > self.config.max_data_bytes:
             raise SessionDataTooLarge(size, self.config.max_data_bytes)
 

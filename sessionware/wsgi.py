@@ -89,6 +89,7 @@ class WSGISessionMiddleware:
     def __init__(
         self,
         app: WSGIApp,
+        /,
         *,
         config: SessionConfig | None = None,
         backend: Backend | None = None,
