@@ -15,6 +15,9 @@
         session.login(user.id, remember=form.remember)   # new ID, auth_time recorded
         return redirect("/")
 
+(``current_session()`` returns the same object typed as
+:class:`~sessionware.Session`, for type checkers.)
+
 How it is wired: :class:`Sessionware` wraps ``app.wsgi_app`` in
 :class:`~sessionware.WSGISessionMiddleware` (which screens, loads, commits
 and sets the cookie, exactly as for any WSGI app) and installs a
@@ -74,7 +77,7 @@ if TYPE_CHECKING:
     from flask import Flask
     from flask.wrappers import Request, Response
 
-__all__ = ["Sessionware", "SessionwareInterface", "flask_settings"]
+__all__ = ["Sessionware", "SessionwareInterface", "current_session", "flask_settings"]
 
 _DIRECT = "sessionware.flask.direct"
 _FLASK_LIFETIME = timedelta(days=31)
@@ -140,6 +143,21 @@ def _legacy(config: Mapping[str, Any], secret: Any) -> LegacyCookie:
         path=config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
         domain=config.get("SESSION_COOKIE_DOMAIN"),
     )
+
+
+def current_session() -> Session:
+    """``flask.session``, typed as sessionware's :class:`~sessionware.Session`.
+
+    Flask types ``flask.session`` as its own ``SessionMixin``, so type checkers
+    do not know ``login()`` / ``logout()``; this returns the same object with
+    the right type (and fails clearly when :class:`Sessionware` is not installed).
+    """
+    from flask import session
+
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(current, Session):
+        raise RuntimeError("flask.session is not a sessionware session: call Sessionware(app)")
+    return current
 
 
 class SessionwareInterface(SessionInterface):

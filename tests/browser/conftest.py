@@ -50,12 +50,14 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright(chromium_path: str) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("the `playwright` Python package is not installed")
+    # Module scope: Playwright's sync API runs its own event loop on this thread, which
+    # must be gone before any asyncio test elsewhere in the run starts its loop.
     with sync_playwright() as driver:
         yield driver
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
 from typing import Any
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from sessionware import SessionMiddleware
+from sessionware import MemoryBackend, SessionMiddleware
 from sessionware.integrations.fastapi import (
     AUTH_RESPONSES,
     BearerAuth,
@@ -21,6 +21,7 @@ from sessionware.integrations.fastapi import (
     require_recent_token_auth,
 )
 from sessionware.testing import FakeClock
+from sessionware.tokens import TokenService
 
 from .conftest import SECRET
 
@@ -134,15 +135,16 @@ def test_bad_max_age_is_refused(bad: float) -> None:
         require_recent_auth(bad)
 
 
-@dataclass
-class TokenSession:
-    """Stand-in for token mode's read-only session (only the attributes the deps read)."""
-
-    user_id: str | None
-    auth_time: float | None
-
-
-def token_app(session: TokenSession, clock: FakeClock) -> TestClient:
+def token_app(clock: FakeClock) -> tuple[TokenService, TestClient]:
+    """A FastAPI app in token mode with a real TokenService (HS256, memory store)."""
+    service = TokenService(
+        MemoryBackend(),
+        keys={"k1": secrets.token_bytes(32)},
+        algorithm="HS256",
+        issuer="https://auth.example.test",
+        audience="api",
+        clock=clock,
+    )
     bearer = BearerAuth(clock=clock)
     app = FastAPI()
 
@@ -154,28 +156,37 @@ def token_app(session: TokenSession, clock: FakeClock) -> TestClient:
     async def delete() -> dict[str, bool]:
         return {"deleted": True}
 
-    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        scope["session"] = session
-        await app(scope, receive, send)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_keys=[SECRET],
+        backend=service.backend,
+        tokens=service,
+        transport="both",
+        clock=clock,
+    )
+    return service, TestClient(app, base_url="https://testserver")
 
-    return TestClient(asgi)
 
-
-def test_token_dependencies_read_the_scope_session() -> None:
-    """Token-mode deps work on whatever session object token mode puts in the scope."""
+def test_token_dependencies_accept_a_valid_bearer_token() -> None:
+    """With token mode on, the bearer dependencies read the token session from the scope."""
     clock = FakeClock()
-    client = token_app(TokenSession("ada", clock.now), clock)
-    assert client.get("/api/me").json() == {"user": "ada"}
-    assert client.post("/api/delete").json() == {"deleted": True}
+    service, client = token_app(clock)
+    token = service.issue("ada").access_token
+    headers = {"authorization": f"Bearer {token}"}
+    assert client.get("/api/me", headers=headers).json() == {"user": "ada"}
+    assert client.post("/api/delete", headers=headers).json() == {"deleted": True}
 
 
 def test_token_dependencies_answer_with_bearer_challenges() -> None:
     """Anonymous: ``Bearer``; stale: RFC 9470 ``insufficient_user_authentication`` with max_age."""
     clock = FakeClock()
-    anonymous = token_app(TokenSession(None, None), clock).get("/api/me")
+    service, client = token_app(clock)
+    anonymous = client.get("/api/me")
     assert anonymous.status_code == 401
     assert anonymous.headers["www-authenticate"] == "Bearer"
-    stale = token_app(TokenSession("ada", clock.now - 120), clock).post("/api/delete")
+    token = service.issue("ada").access_token
+    clock.advance(90)  # the access token (5 min) is still valid; the sign-in is not recent
+    stale = client.post("/api/delete", headers={"authorization": f"Bearer {token}"})
     assert stale.status_code == 401
     challenge = stale.headers["www-authenticate"]
     assert challenge.startswith('Bearer error="insufficient_user_authentication"')

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from sessionware import ConfigError, MemoryBackend, Session
-from sessionware.integrations.flask import Sessionware
+from sessionware.integrations.flask import Sessionware, current_session
 
 from .conftest import SECRET, attributes, cookie_named
 
@@ -170,6 +170,17 @@ def test_session_transaction_writes_and_reads() -> None:
         assert session["n"] == 42
 
 
+def test_current_session_is_the_typed_flask_session() -> None:
+    """``current_session()`` is ``flask.session`` typed as ours; without the extension it fails."""
+    app = make_app()
+    with app.test_request_context("/"):
+        assert current_session() is flask.session._get_current_object()  # type: ignore[attr-defined]
+    bare = flask.Flask("bare")
+    bare.secret_key = SECRET
+    with bare.test_request_context("/"), pytest.raises(RuntimeError, match="Sessionware"):
+        current_session()
+
+
 def test_test_request_context_has_a_session() -> None:
     """``test_request_context()`` gives a usable (anonymous) session."""
     app = make_app()
@@ -235,7 +246,7 @@ def test_init_app_pattern() -> None:
 
 APP_MODULE = """
 import flask
-from sessionware.integrations.flask import Sessionware
+from sessionware.integrations.flask import Sessionware, current_session
 
 app = flask.Flask(__name__)
 app.config["SECRET_KEY"] = {secret!r}
