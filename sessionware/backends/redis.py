@@ -1,0 +1,359 @@
+"""RedisBackend: sessions shared by many app servers, on Redis or Redis Cluster.
+
+One class, two native faces over one key layout: the sync face drives a
+``redis.Redis`` / ``redis.cluster.RedisCluster`` client (WSGI), the async face
+a ``redis.asyncio`` client (ASGI).  What each call sends is written once, as
+a plan in :mod:`.redis_plans`; the key layout and its TTLs are drawn in
+:mod:`.redis_scripts`.
+
+Round trips (counted in ``tests/backends/test_redis*.py``):
+
+* ``load``: 1 (``HGETALL``; expiry checked on the client to the microsecond).
+* ``apply``: 1 on a single node (one Lua script per commit, atomic: create,
+  rotation, ``max_per_user`` eviction, patch with compare-and-set).  On a
+  cluster, 1 pipelined batch for data patches, touches, new sessions and
+  rotations; logout and user changes add one batch of index bookkeeping and
+  ``max_per_user`` up to three (see :mod:`.redis_plans`).
+* ``load_handle``: 2; ``by_user``: 1 on a single node, 2-3 on a cluster.
+
+Faults: connection errors, timeouts and cluster-down errors become
+:class:`~sessionware.errors.BackendUnavailable` (``raise ... from exc``);
+any other Redis error becomes :class:`~sessionware.errors.BackendError`.
+Timeouts are short by default (1 s per reply, 0.5 s per connect) and
+commands are not retried on a single node (a retry of a write that may have
+run could report a created session as taken), so a hung Redis costs a
+request at most about 1.5 s.  The cluster client retries once, after
+refreshing its slot map, so a failover costs one error at most.  Pooled
+connections that died while Redis was away are replaced on checkout, so the
+first call after Redis returns succeeds without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from urllib.parse import unquote
+
+from ..errors import BackendError, BackendUnavailable, ConfigError, MissingExtra
+from ..records import ApplyResult, Op, Record
+from . import redis_plans as plans
+from .redis_layout import Layout
+
+try:
+    import redis
+    import redis.asyncio
+    import redis.asyncio.cluster
+    import redis.cluster
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import (
+        ClusterError,
+        NoScriptError,
+        ReadOnlyError,
+        RedisClusterException,
+        RedisError,
+        TryAgainError,
+    )
+    from redis.retry import Retry
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise MissingExtra("redis", "redis") from exc
+
+__all__ = ["RedisBackend"]
+
+T = TypeVar("T")
+
+#: Errors that mean "Redis is not there right now" rather than "Redis said no".
+DOWN: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ClusterError,
+    RedisClusterException,
+    TryAgainError,
+    ReadOnlyError,
+    OSError,
+)
+
+
+def _parse_url(url: str, cluster: bool) -> tuple[str, list[tuple[str, int]], dict[str, Any]]:
+    """Split a Redis URL into (plain single-node URL, cluster nodes, auth options).
+
+    ``redis+cluster://`` / ``rediss+cluster://`` or several comma-separated
+    hosts (``redis://h1:7000,h2:7001``) select Redis Cluster; nodes are then
+    returned with the credentials and TLS flag of the URL.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme.endswith("+cluster"):
+        scheme, cluster = scheme[: -len("+cluster")], True
+    if not sep or scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"not a Redis URL (use redis://, rediss://, redis+cluster://): {url!r}")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0]
+    creds, _, hosts = netloc.rpartition("@")
+    cluster = cluster or "," in hosts
+    plain = f"{scheme}://{rest}"
+    if not cluster:
+        return plain, [], {}
+    if "?" in rest or scheme == "unix":
+        raise ConfigError(
+            "Redis Cluster URLs take no query options: pass them as keyword arguments"
+        )
+    nodes = []
+    for host in hosts.split(","):
+        name, port = host, "6379"
+        if host.startswith("["):
+            name, _, tail = host[1:].partition("]")
+            port = tail.lstrip(":") or port
+        elif ":" in host:
+            name, port = host.rsplit(":", 1)
+        if not name or not port.isdigit():
+            raise ConfigError(f"bad Redis Cluster node {host!r} in URL")
+        nodes.append((name, int(port)))
+    options: dict[str, Any] = {"ssl": scheme == "rediss"}
+    user, colon, password = creds.partition(":")
+    if user:
+        options["username"] = unquote(user)
+    if colon and password:
+        options["password"] = unquote(password)
+    return plain, nodes, options
+
+
+def _is_cluster(client: Any) -> bool:
+    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+
+
+def _check_client(client: Any) -> Any:
+    if not client.get_encoder().decode_responses:
+        raise ConfigError("a Redis client given to RedisBackend needs decode_responses=True")
+    return client
+
+
+def _expand(cmd: plans.Command) -> tuple[Any, ...]:
+    if isinstance(cmd, plans.Call):
+        return ("EVALSHA", cmd.script.sha, len(cmd.keys), *cmd.keys, *cmd.args)
+    return cmd
+
+
+def _fallback(cmd: plans.Command) -> tuple[Any, ...]:
+    """The ``EVAL`` form of a script call, which also caches the script on that node."""
+    assert isinstance(cmd, plans.Call)
+    return ("EVAL", cmd.script.source, len(cmd.keys), *cmd.keys, *cmd.args)
+
+
+def _failed(exc: BaseException) -> BackendError:
+    if isinstance(exc, DOWN):
+        return BackendUnavailable(f"Redis is unavailable: {exc}")
+    return BackendError(f"Redis refused a session operation: {exc}")
+
+
+class RedisBackend:
+    """Sessions in Redis (one server, a replicated primary, or Redis Cluster).
+
+    :param url: ``redis://[user:pass@]host:port/db``, ``rediss://`` for TLS,
+        ``unix:///path``; ``redis+cluster://h:p`` or ``redis://h1:p1,h2:p2``
+        for Redis Cluster.  Query options in a single-node URL win over the
+        keyword arguments.
+    :param prefix: put in front of every key, so several apps or test runs
+        can share one Redis.
+    :param cluster: use the cluster clients even for a one-host URL.
+    :param socket_timeout: seconds to wait for a reply before the call fails
+        with :class:`~sessionware.errors.BackendUnavailable`.
+    :param connect_timeout: seconds to wait for a new connection.
+    :param client: a ready ``redis.Redis`` / ``RedisCluster`` for the sync
+        face (created with ``decode_responses=True``); not closed by us.
+    :param aclient: the same for the async face (``redis.asyncio``).
+    :param client_options: passed to the clients we create (e.g.
+        ``max_connections``, ``ssl_ca_certs``).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        url: str | None = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "sw:",
+        cluster: bool = False,
+        socket_timeout: float = 1.0,
+        connect_timeout: float = 0.5,
+        client: Any = None,
+        aclient: Any = None,
+        **client_options: Any,
+    ) -> None:
+        if not prefix:
+            raise ConfigError("prefix must not be empty")
+        if url is None and (client is None or aclient is None):
+            raise ConfigError("RedisBackend needs a url, or both client and aclient")
+        self.layout = Layout(prefix)
+        self.prefix = prefix
+        self._url, self._nodes, auth = ("", [], {}) if url is None else _parse_url(url, cluster)
+        self._options: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            **auth,
+            **client_options,
+        }
+        self._client = None if client is None else _check_client(client)
+        self._aclient = None if aclient is None else _check_client(aclient)
+        self._own_client = client is None
+        self._own_aclient = aclient is None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = f"{len(self._nodes)}-node cluster" if self._nodes else "single node"
+        return f"<RedisBackend {where} prefix={self.prefix!r}>"
+
+    # -- clients, created on first use (a cluster client connects when built) --
+
+    def _sync_client(self) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._make_sync()
+                client = self._client
+        return client
+
+    def _make_sync(self) -> Any:
+        if not self._nodes:
+            retry = Retry(NoBackoff(), 0)
+            return redis.Redis.from_url(self._url, retry=retry, **self._options)
+        node: Any = redis.cluster.ClusterNode  # untyped in redis-py
+        nodes = [node(h, p) for h, p in self._nodes]
+        try:
+            return redis.cluster.RedisCluster(
+                startup_nodes=nodes, retry=Retry(NoBackoff(), 1), **self._options
+            )
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _failed(exc) from exc
+
+    def _async_client(self) -> Any:
+        if self._aclient is None:
+            if not self._nodes:
+                retry = AsyncRetry(NoBackoff(), 0)
+                self._aclient = redis.asyncio.Redis.from_url(
+                    self._url, retry=retry, **self._options
+                )
+            else:
+                nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in self._nodes]
+                self._aclient = redis.asyncio.cluster.RedisCluster(
+                    startup_nodes=nodes, retry=AsyncRetry(NoBackoff(), 1), **self._options
+                )
+        return self._aclient
+
+    # -- sync face ----------------------------------------------------------------
+
+    def load(self, key: str, now: float) -> Record | None:
+        return self._drive(plans.load(self.layout, key, now))
+
+    def load_handle(self, handle: str, now: float) -> Record | None:
+        return self._drive(plans.load_handle(self.layout, handle, now))
+
+    def apply(self, ops: Sequence[Op], now: float) -> ApplyResult:
+        if not ops:
+            return ApplyResult()
+        client = self._sync_client()
+        return self._drive(plans.apply(self.layout, ops, now, _is_cluster(client)))
+
+    def by_user(self, user_id: str, now: float) -> list[Record]:
+        client = self._sync_client()
+        return self._drive(plans.by_user(self.layout, user_id, now, _is_cluster(client)))
+
+    def close(self) -> None:
+        """Close the sync connections we opened (a client passed in is left open)."""
+        if self._own_client and self._client is not None:
+            client, self._client = self._client, None
+            client.close()
+
+    def _drive(self, plan: plans.Plan[T]) -> T:
+        try:
+            batch = next(plan)
+            while True:
+                batch = plan.send(self._run(batch))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _failed(exc) from exc
+
+    def _run(self, batch: list[plans.Command]) -> list[Any]:
+        client = self._sync_client()
+        if len(batch) == 1:
+            return [self._one(client, batch[0])]
+        pipe = client.pipeline(transaction=False)
+        cluster = _is_cluster(client)
+        for cmd in batch:
+            if cluster and isinstance(cmd, plans.Call):
+                # Name the node: otherwise the sync cluster pipeline asks the
+                # server for the script's keys (COMMAND GETKEYS), a round trip.
+                node = client.get_node_from_key(cmd.keys[0])
+                pipe.execute_command(*_expand(cmd), target_nodes=node)
+            else:
+                pipe.execute_command(*_expand(cmd))
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                replies[i] = client.execute_command(*_fallback(batch[i]))
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    @staticmethod
+    def _one(client: Any, cmd: plans.Command) -> Any:
+        try:
+            return client.execute_command(*_expand(cmd))
+        except NoScriptError:
+            return client.execute_command(*_fallback(cmd))
+
+    # -- async face: the same plans, driven with await -------------------------------
+
+    async def aload(self, key: str, now: float) -> Record | None:
+        return await self._adrive(plans.load(self.layout, key, now))
+
+    async def aload_handle(self, handle: str, now: float) -> Record | None:
+        return await self._adrive(plans.load_handle(self.layout, handle, now))
+
+    async def aapply(self, ops: Sequence[Op], now: float) -> ApplyResult:
+        if not ops:
+            return ApplyResult()
+        cluster = _is_cluster(self._async_client())
+        return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+
+    async def aby_user(self, user_id: str, now: float) -> list[Record]:
+        cluster = _is_cluster(self._async_client())
+        return await self._adrive(plans.by_user(self.layout, user_id, now, cluster))
+
+    async def aclose(self) -> None:
+        """Close the async connections we opened; the next call opens new ones."""
+        if self._own_aclient and self._aclient is not None:
+            client, self._aclient = self._aclient, None
+            await client.aclose()
+
+    async def _adrive(self, plan: plans.Plan[T]) -> T:
+        try:
+            batch = next(plan)
+            while True:
+                batch = plan.send(await self._arun(batch))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise _failed(exc) from exc
+
+    async def _arun(self, batch: list[plans.Command]) -> list[Any]:
+        client = self._async_client()
+        if len(batch) == 1:
+            cmd = batch[0]
+            try:
+                return [await client.execute_command(*_expand(cmd))]
+            except NoScriptError:
+                return [await client.execute_command(*_fallback(cmd))]
+        pipe = client.pipeline(transaction=False)
+        for cmd in batch:
+            pipe.execute_command(*_expand(cmd))
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                replies[i] = await client.execute_command(*_fallback(batch[i]))
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies
