@@ -12,8 +12,8 @@ Round trips (counted in ``tests/backends/test_redis*.py``):
 * ``apply``: 1 on a single node (one Lua script per commit, atomic: create,
   rotation, ``max_per_user`` eviction, patch with compare-and-set).  On a
   cluster, 1 pipelined batch for data patches, touches, new sessions and
-  rotations; logout and user changes add one batch of index bookkeeping and
-  ``max_per_user`` up to three (see :mod:`.redis_plans`).
+  rotations; a delete (logout, login) or a user change adds one batch of
+  index bookkeeping and ``max_per_user`` up to three (see :mod:`.redis_plans`).
 * ``load_handle``: 2; ``by_user``: 1 on a single node, 2-3 on a cluster.
 
 Faults: connection errors, timeouts and cluster-down errors become

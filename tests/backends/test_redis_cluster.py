@@ -12,10 +12,11 @@ import redis
 from redis.cluster import RedisCluster
 
 from sessionware.backends import RedisBackend
+from sessionware.errors import BackendUnavailable
 from sessionware.records import Create, Delete, Patch
 
 from .conformance import BackendConformance, make_record
-from .conftest import delete_prefix
+from .conftest import delete_prefix, free_ports
 
 pytestmark = pytest.mark.redis
 
@@ -193,3 +194,20 @@ def test_cluster_url_forms(redis_cluster: str, cluster_prefix: str) -> None:
         assert isinstance(backend._sync_client(), RedisCluster)
         assert backend.load("nothing", time.time()) is None
         backend.close()
+
+
+def test_unreachable_cluster_is_unavailable_on_both_faces() -> None:
+    """A cluster URL with nothing listening fails each call with BackendUnavailable, no hang."""
+    port = free_ports(30500, 1, bus=True)[0]
+    backend = RedisBackend(f"redis+cluster://127.0.0.1:{port}", connect_timeout=0.2)
+    with pytest.raises(BackendUnavailable):
+        backend.load("x", time.time())
+    with pytest.raises(BackendUnavailable):
+        backend.apply([Delete("x")], time.time())
+
+    async def async_face() -> None:
+        with pytest.raises(BackendUnavailable):
+            await backend.aload("x", time.time())
+        await backend.aclose()
+
+    asyncio.run(async_face())
