@@ -19,13 +19,17 @@ Round trips (counted in ``tests/backends/test_redis*.py``):
 Faults: connection errors, timeouts and cluster-down errors become
 :class:`~sessionware.errors.BackendUnavailable` (``raise ... from exc``);
 any other Redis error becomes :class:`~sessionware.errors.BackendError`.
-Timeouts are short by default (1 s per reply, 0.5 s per connect) and
-commands are not retried on a single node (a retry of a write that may have
-run could report a created session as taken), so a hung Redis costs a
-request at most about 1.5 s.  The cluster client retries once, after
-refreshing its slot map, so a failover costs one error at most.  Pooled
-connections that died while Redis was away are replaced on checkout, so the
-first call after Redis returns succeeds without a restart.
+Timeouts are short by default (1 s per reply, 0.5 s per connect), so a hung
+Redis costs a request about 1.5 s, not a stuck worker.  A command that fails
+with a *connection* error is retried once, at once, on a fresh connection:
+after Redis restarts, every pooled connection is dead, and without the retry
+the first request on each of them would fail (the asyncio pool does not
+notice a closed connection before using it).  Timeouts are never retried.
+A retried write could in theory run twice if the server closed the
+connection after running it; the scripts then report a conflict (a created
+key is taken, a compare-and-set no longer matches) rather than corrupting
+anything.  The cluster client retries once after refreshing its slot map,
+so a failover costs one error at most.
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ DOWN: tuple[type[BaseException], ...] = (
     ReadOnlyError,
     OSError,
 )
+
+#: Only a dead connection is worth one immediate retry; a timeout is not.
+RETRY_ON = (redis.exceptions.ConnectionError,)
 
 
 def _parse_url(url: str, cluster: bool) -> tuple[str, list[tuple[str, int]], dict[str, Any]]:
@@ -217,7 +224,7 @@ class RedisBackend:
 
     def _make_sync(self) -> Any:
         if not self._nodes:
-            retry = Retry(NoBackoff(), 0)
+            retry = Retry(NoBackoff(), 1, supported_errors=RETRY_ON)
             return redis.Redis.from_url(self._url, retry=retry, **self._options)
         node: Any = redis.cluster.ClusterNode  # untyped in redis-py
         nodes = [node(h, p) for h, p in self._nodes]
@@ -231,7 +238,7 @@ class RedisBackend:
     def _async_client(self) -> Any:
         if self._aclient is None:
             if not self._nodes:
-                retry = AsyncRetry(NoBackoff(), 0)
+                retry = AsyncRetry(NoBackoff(), 1, supported_errors=RETRY_ON)
                 self._aclient = redis.asyncio.Redis.from_url(
                     self._url, retry=retry, **self._options
                 )

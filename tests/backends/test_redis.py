@@ -264,6 +264,23 @@ def test_redis_down_raises_unavailable_and_recovers(private_redis: RedisProcess)
     backend.close()
 
 
+def test_restart_while_idle_costs_no_failed_call(private_redis: RedisProcess) -> None:
+    """Pooled connections killed by a restart are replaced: the next call on each face works."""
+    backend = RedisBackend(private_redis.url)
+    loop = asyncio.new_event_loop()
+    now = time.time()
+    assert backend.load("x", now) is None
+    assert loop.run_until_complete(backend.aload("x", now)) is None
+    private_redis.stop()
+    private_redis.start()
+    rec = make_record(now)
+    assert backend.apply([Create(rec)], now).ok
+    assert loop.run_until_complete(backend.aload(rec.key, now)) is not None
+    loop.run_until_complete(backend.aclose())
+    loop.close()
+    backend.close()
+
+
 def test_hung_redis_times_out(private_redis: RedisProcess) -> None:
     """A Redis that accepts but never answers fails the call with BackendUnavailable."""
     backend = RedisBackend(private_redis.url, socket_timeout=0.2)
