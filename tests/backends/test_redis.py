@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio
 
+from sessionware import SessionManager
 from sessionware.backends import RedisBackend, from_url
 from sessionware.errors import BackendError, BackendUnavailable, ConfigError
 from sessionware.records import Create, Delete, Patch
@@ -377,3 +378,31 @@ def test_client_must_decode_responses(redis_url: str) -> None:
     """A client without decode_responses=True is refused, naming the option."""
     with pytest.raises(ConfigError, match="decode_responses"):
         RedisBackend(redis_url, client=redis.Redis.from_url(redis_url))
+
+
+def check_manager(backend: RedisBackend) -> None:
+    """Shared by the single-node and cluster tests: list, revoke, revoke_user, async twins."""
+    now = time.time()
+    recs = [make_record(now + i, user="mgr", info={"ip": f"198.51.100.{i}"}) for i in range(4)]
+    backend.apply([Create(r) for r in recs], now)
+    manager = SessionManager(backend, clock=lambda: now + 5)
+    listed = manager.list_sessions("mgr")
+    assert [s.handle for s in listed] == [r.handle for r in recs]
+    assert listed[2].ip == "198.51.100.2"
+    assert manager.revoke(recs[0].handle) and not manager.revoke(recs[0].handle)
+    assert manager.revoke_user("mgr", keep=recs[3].handle) == 2
+    assert [s.handle for s in manager.list_sessions("mgr")] == [recs[3].handle]
+    assert backend.load(recs[1].key, now + 5) is None
+
+    async def async_twins() -> None:
+        assert [s.handle for s in await manager.alist_sessions("mgr")] == [recs[3].handle]
+        assert await manager.arevoke_user("mgr") == 1
+        assert await manager.alist_sessions("mgr") == []
+        await backend.aclose()
+
+    asyncio.run(async_twins())
+
+
+def test_session_manager_on_redis(backend: RedisBackend) -> None:
+    """SessionManager lists and revokes a user's sessions on Redis (TM-02, TM-03)."""
+    check_manager(backend)

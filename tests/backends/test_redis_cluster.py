@@ -17,6 +17,7 @@ from sessionware.records import Create, Delete, Patch
 
 from .conformance import BackendConformance, make_record
 from .conftest import delete_prefix, free_ports
+from .test_redis import check_manager
 
 pytestmark = pytest.mark.redis
 
@@ -211,3 +212,8 @@ def test_unreachable_cluster_is_unavailable_on_both_faces() -> None:
         await backend.aclose()
 
     asyncio.run(async_face())
+
+
+def test_session_manager_on_the_cluster(backend: RedisBackend) -> None:
+    """SessionManager lists and revokes a user's sessions on Redis Cluster (TM-02, TM-03)."""
+    check_manager(backend)
