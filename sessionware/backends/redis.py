@@ -189,6 +189,8 @@ class RedisBackend:
     ) -> None:
         if not prefix:
             raise ConfigError("prefix must not be empty")
+        if not (0 < socket_timeout < float("inf") and 0 < connect_timeout < float("inf")):
+            raise ConfigError("socket_timeout and connect_timeout must be positive seconds")
         if url is None and (client is None or aclient is None):
             raise ConfigError("RedisBackend needs a url, or both client and aclient")
         self.layout = Layout(prefix)

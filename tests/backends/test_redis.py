@@ -366,6 +366,21 @@ def test_bad_urls_are_config_errors(url: str) -> None:
         RedisBackend(url)
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"prefix": ""}, id="empty-prefix"),
+        pytest.param({"socket_timeout": 0}, id="zero-timeout"),
+        pytest.param({"connect_timeout": float("inf")}, id="endless-connect"),
+        pytest.param({"url": None}, id="no-url-no-clients"),
+    ],
+)
+def test_unsafe_options_are_config_errors(options: dict[str, Any]) -> None:
+    """Options that could hang the app or mix apps' keys are refused at construction."""
+    with pytest.raises(ConfigError):
+        RedisBackend(**{"url": "redis://127.0.0.1:6379/0", **options})
+
+
 def test_from_url_and_repr(redis_url: str) -> None:
     """from_url builds a RedisBackend whose repr shows no credentials."""
     backend = from_url("redis://:hunter2@127.0.0.1:6379/0")
