@@ -37,102 +37,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
-from ..errors import BackendError, BackendUnavailable, ConfigError, MissingExtra
+from ..errors import ConfigError
 from ..records import ApplyResult, Op, Record
 from . import redis_plans as plans
+from .redis_connect import (
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    Target,
+    check_client,
+    failed,
+    is_cluster,
+    parse_url,
+)
 from .redis_layout import Layout
-
-try:
-    import redis
-    import redis.asyncio
-    import redis.asyncio.cluster
-    import redis.cluster
-    from redis.asyncio.retry import Retry as AsyncRetry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import (
-        ClusterError,
-        NoScriptError,
-        ReadOnlyError,
-        RedisClusterException,
-        RedisError,
-        TryAgainError,
-    )
-    from redis.retry import Retry
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise MissingExtra("redis", "redis") from exc
 
 __all__ = ["RedisBackend"]
 
 T = TypeVar("T")
-
-#: Errors that mean "Redis is not there right now" rather than "Redis said no".
-DOWN: tuple[type[BaseException], ...] = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    ClusterError,
-    RedisClusterException,
-    TryAgainError,
-    ReadOnlyError,
-    OSError,
-)
-
-#: Only a dead connection is worth one immediate retry; a timeout is not.
-RETRY_ON = (redis.exceptions.ConnectionError,)
-
-
-def _parse_url(url: str, cluster: bool) -> tuple[str, list[tuple[str, int]], dict[str, Any]]:
-    """Split a Redis URL into (plain single-node URL, cluster nodes, auth options).
-
-    ``redis+cluster://`` / ``rediss+cluster://`` or several comma-separated
-    hosts (``redis://h1:7000,h2:7001``) select Redis Cluster; nodes are then
-    returned with the credentials and TLS flag of the URL.
-    """
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
-    if scheme.endswith("+cluster"):
-        scheme, cluster = scheme[: -len("+cluster")], True
-    if not sep or scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"not a Redis URL (use redis://, rediss://, redis+cluster://): {url!r}")
-    netloc = rest.split("/", 1)[0].split("?", 1)[0]
-    creds, _, hosts = netloc.rpartition("@")
-    cluster = cluster or "," in hosts
-    plain = f"{scheme}://{rest}"
-    if not cluster:
-        return plain, [], {}
-    if "?" in rest or scheme == "unix":
-        raise ConfigError(
-            "Redis Cluster URLs take no query options: pass them as keyword arguments"
-        )
-    nodes = []
-    for host in hosts.split(","):
-        name, port = host, "6379"
-        if host.startswith("["):
-            name, _, tail = host[1:].partition("]")
-            port = tail.lstrip(":") or port
-        elif ":" in host:
-            name, port = host.rsplit(":", 1)
-        if not name or not port.isdigit():
-            raise ConfigError(f"bad Redis Cluster node {host!r} in URL")
-        nodes.append((name, int(port)))
-    options: dict[str, Any] = {"ssl": scheme == "rediss"}
-    user, colon, password = creds.partition(":")
-    if user:
-        options["username"] = unquote(user)
-    if colon and password:
-        options["password"] = unquote(password)
-    return plain, nodes, options
-
-
-def _is_cluster(client: Any) -> bool:
-    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
-
-
-def _check_client(client: Any) -> Any:
-    if not client.get_encoder().decode_responses:
-        raise ConfigError("a Redis client given to RedisBackend needs decode_responses=True")
-    return client
 
 
 def _expand(cmd: plans.Command) -> tuple[Any, ...]:
@@ -145,12 +68,6 @@ def _fallback(cmd: plans.Command) -> tuple[Any, ...]:
     """The ``EVAL`` form of a script call, which also caches the script on that node."""
     assert isinstance(cmd, plans.Call)
     return ("EVAL", cmd.script.source, len(cmd.keys), *cmd.keys, *cmd.args)
-
-
-def _failed(exc: BaseException) -> BackendError:
-    if isinstance(exc, DOWN):
-        return BackendUnavailable(f"Redis is unavailable: {exc}")
-    return BackendError(f"Redis refused a session operation: {exc}")
 
 
 class RedisBackend:
@@ -195,22 +112,24 @@ class RedisBackend:
             raise ConfigError("RedisBackend needs a url, or both client and aclient")
         self.layout = Layout(prefix)
         self.prefix = prefix
-        self._url, self._nodes, auth = ("", [], {}) if url is None else _parse_url(url, cluster)
-        self._options: dict[str, Any] = {
+        plain, nodes, auth = ("", [], {}) if url is None else parse_url(url, cluster)
+        options: dict[str, Any] = {
             "decode_responses": True,
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
             **auth,
             **client_options,
         }
-        self._client = None if client is None else _check_client(client)
-        self._aclient = None if aclient is None else _check_client(aclient)
+        self._target = Target(plain, nodes, options)
+        self._client = None if client is None else check_client(client)
+        self._aclient = None if aclient is None else check_client(aclient)
         self._own_client = client is None
         self._own_aclient = aclient is None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        where = f"{len(self._nodes)}-node cluster" if self._nodes else "single node"
+        nodes = self._target.nodes
+        where = f"{len(nodes)}-node cluster" if nodes else "single node"
         return f"<RedisBackend {where} prefix={self.prefix!r}>"
 
     # -- clients, created on first use (a cluster client connects when built) --
@@ -220,35 +139,13 @@ class RedisBackend:
         if client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = self._make_sync()
+                    self._client = self._target.sync_client()
                 client = self._client
         return client
 
-    def _make_sync(self) -> Any:
-        if not self._nodes:
-            retry = Retry(NoBackoff(), 1, supported_errors=RETRY_ON)
-            return redis.Redis.from_url(self._url, retry=retry, **self._options)
-        node: Any = redis.cluster.ClusterNode  # untyped in redis-py
-        nodes = [node(h, p) for h, p in self._nodes]
-        try:
-            return redis.cluster.RedisCluster(
-                startup_nodes=nodes, retry=Retry(NoBackoff(), 1), **self._options
-            )
-        except (RedisError, RedisClusterException, OSError) as exc:
-            raise _failed(exc) from exc
-
     def _async_client(self) -> Any:
         if self._aclient is None:
-            if not self._nodes:
-                retry = AsyncRetry(NoBackoff(), 1, supported_errors=RETRY_ON)
-                self._aclient = redis.asyncio.Redis.from_url(
-                    self._url, retry=retry, **self._options
-                )
-            else:
-                nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in self._nodes]
-                self._aclient = redis.asyncio.cluster.RedisCluster(
-                    startup_nodes=nodes, retry=AsyncRetry(NoBackoff(), 1), **self._options
-                )
+            self._aclient = self._target.async_client()
         return self._aclient
 
     # -- sync face ----------------------------------------------------------------
@@ -263,11 +160,11 @@ class RedisBackend:
         if not ops:
             return ApplyResult()
         client = self._sync_client()
-        return self._drive(plans.apply(self.layout, ops, now, _is_cluster(client)))
+        return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
         client = self._sync_client()
-        return self._drive(plans.by_user(self.layout, user_id, now, _is_cluster(client)))
+        return self._drive(plans.by_user(self.layout, user_id, now, is_cluster(client)))
 
     def close(self) -> None:
         """Close the sync connections we opened (a client passed in is left open)."""
@@ -283,14 +180,14 @@ class RedisBackend:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         except (RedisError, RedisClusterException, OSError) as exc:
-            raise _failed(exc) from exc
+            raise failed(exc) from exc
 
     def _run(self, batch: list[plans.Command]) -> list[Any]:
         client = self._sync_client()
         if len(batch) == 1:
             return [self._one(client, batch[0])]
         pipe = client.pipeline(transaction=False)
-        cluster = _is_cluster(client)
+        cluster = is_cluster(client)
         for cmd in batch:
             if cluster and isinstance(cmd, plans.Call):
                 # Name the node: otherwise the sync cluster pipeline asks the
@@ -325,11 +222,11 @@ class RedisBackend:
     async def aapply(self, ops: Sequence[Op], now: float) -> ApplyResult:
         if not ops:
             return ApplyResult()
-        cluster = _is_cluster(self._async_client())
+        cluster = is_cluster(self._async_client())
         return await self._adrive(plans.apply(self.layout, ops, now, cluster))
 
     async def aby_user(self, user_id: str, now: float) -> list[Record]:
-        cluster = _is_cluster(self._async_client())
+        cluster = is_cluster(self._async_client())
         return await self._adrive(plans.by_user(self.layout, user_id, now, cluster))
 
     async def aclose(self) -> None:
@@ -346,7 +243,7 @@ class RedisBackend:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         except (RedisError, RedisClusterException, OSError) as exc:
-            raise _failed(exc) from exc
+            raise failed(exc) from exc
 
     async def _arun(self, batch: list[plans.Command]) -> list[Any]:
         client = self._async_client()
