@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
 from .backends.base import Backend
@@ -24,6 +24,10 @@ from .core import RequestFacts
 from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .records import APPLIED
+
+if TYPE_CHECKING:
+    from .token_transport import BearerGate
+    from .tokens import TokenService
 
 __all__ = ["SessionMiddleware"]
 
@@ -98,6 +102,8 @@ class SessionMiddleware:
         config: SessionConfig | None = None,
         backend: Backend | None = None,
         clock: Callable[[], float] | None = None,
+        tokens: TokenService | None = None,
+        transport: str | None = None,
         **config_fields: Any,
     ) -> None:
         self.app = app
@@ -105,6 +111,11 @@ class SessionMiddleware:
         self.config = self._shared.config
         self.backend = self._shared.backend
         self.engine = self._shared.engine
+        self._bearer: BearerGate | None = None
+        if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
+            from .token_transport import bearer_gate
+
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -113,6 +124,9 @@ class SessionMiddleware:
             return
         shared, engine = self._shared, self.engine
         facts = _facts(scope)
+        legacy, found = shared.legacy, None
+        if legacy is not None:
+            facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
             shared.report(begin.events)
@@ -121,6 +135,9 @@ class SessionMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
             else:
                 await _reply(send, *BAD_REQUEST, [])
+            return
+        bearer = self._bearer  # token mode: a Bearer request never reaches the cookie path
+        if bearer is not None and await bearer.serve_asgi(scope, receive, send, self.app):
             return
         record = None
         unavailable = False
@@ -135,6 +152,9 @@ class SessionMiddleware:
         if session._events:
             shared.report(session._events)
             session._events.clear()
+        if found is not None and legacy is not None:
+            await legacy.aadopt(found, session, shared.backend, engine.clock())
+            shared.report(found.events)
         scope["session"] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -170,6 +190,8 @@ class SessionMiddleware:
             headers, events = engine.finish(commit, result, facts)
             if events:
                 shared.report(events)
+            if found is not None and legacy is not None:
+                headers = legacy.with_headers(found, commit.sets_cookie, headers)
             await send(_with_headers(message, headers) if headers else message)
 
         await self.app(scope, receive, send_wrapper)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
 from .backends.base import Backend
@@ -21,6 +21,10 @@ from .core import RequestFacts
 from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .records import APPLIED
+
+if TYPE_CHECKING:
+    from .token_transport import BearerGate
+    from .tokens import TokenService
 
 __all__ = ["ENVIRON_KEY", "WSGISessionMiddleware"]
 
@@ -90,6 +94,8 @@ class WSGISessionMiddleware:
         config: SessionConfig | None = None,
         backend: Backend | None = None,
         clock: Callable[[], float] | None = None,
+        tokens: TokenService | None = None,
+        transport: str | None = None,
         **config_fields: Any,
     ) -> None:
         self.app = app
@@ -97,15 +103,27 @@ class WSGISessionMiddleware:
         self.config = self._shared.config
         self.backend = self._shared.backend
         self.engine = self._shared.engine
+        self._bearer: BearerGate | None = None
+        if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
+            from .token_transport import bearer_gate
+
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self._shared, self.engine
         facts = _facts(environ)
+        legacy, found = shared.legacy, None
+        if legacy is not None:
+            facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
             shared.report(begin.events)
         if begin.status is not None:
             return _reply(start_response, *BAD_REQUEST, [])
+        if self._bearer is not None:  # token mode: a Bearer request never reaches the cookie path
+            served = self._bearer.serve_wsgi(environ, start_response, self.app, ENVIRON_KEY)
+            if served is not None:
+                return served
         record = None
         unavailable = False
         if begin.key is not None:
@@ -117,6 +135,9 @@ class WSGISessionMiddleware:
         if session._events:
             shared.report(session._events)
             session._events.clear()
+        if found is not None and legacy is not None:
+            legacy.adopt(found, session, shared.backend, engine.clock())
+            shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None
         failure: list[bytes] = []
@@ -145,6 +166,8 @@ class WSGISessionMiddleware:
             add, events = engine.finish(commit, result, facts)
             if events:
                 shared.report(events)
+            if found is not None and legacy is not None:
+                add = legacy.with_headers(found, commit.sets_cookie, add)
             if add:
                 if any(name == "cache-control" for name, _ in add):
                     headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
