@@ -1,23 +1,32 @@
-"""Backend round trips per request kind, counted at the client library.
+"""Backend round trips per request kind, counted where they happen.
 
 Redis: every ``send_packed_command`` of redis-py (sync and asyncio) is one
 write to the socket followed by reading its replies, i.e. one round trip; a
 pipeline or MULTI/EXEC block is one round trip carrying several commands.
-Commands are counted where redis-py sends or pipelines them.  Counting in the client
-(instead of the server's ``INFO commandstats``) keeps other users of a
-shared Redis out of the numbers.
+Commands are counted where redis-py sends or pipelines them.  Counting in
+the client (instead of the server's ``INFO commandstats``) keeps other users
+of a shared Redis out of the numbers.
 
-SQL: SQLAlchemy engine events count statements and transactions.  With
-psycopg, ``BEGIN`` travels on its own and ``COMMIT`` too, so round trips to
-PostgreSQL ~= statements + begins + commits + rollbacks; for SQLite (in
-process) the same figure is "statements and transaction boundaries".
+PostgreSQL: libpq's protocol trace (``pgconn.trace``) is switched on for
+every pooled psycopg connection of the backend; each ``ReadyForQuery`` the
+server sends closes one round trip, and each ``Query`` or ``Bind`` the client
+sends is one statement.  So implicit ``BEGIN``, ``COMMIT``/``ROLLBACK`` and
+the pool's pre-ping are all counted, exactly as they cross the wire.
+
+SQLite runs in process: there are no round trips, and the figure shown is
+the statements executed (SQLAlchemy ``before_cursor_execute``).
+
+For sessionware contenders the count is split by the backend call that made
+it: ``load`` (before the app runs) and ``apply`` (the commit).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,47 +35,48 @@ from .inprocess import Prepared
 
 @dataclass
 class Counts:
+    """Running totals; ``snapshot()`` is what phase attribution differences."""
+
     round_trips: int = 0
     commands: int = 0
-    #: Round trips by the backend call that made them ("load", "apply"); sessionware only.
     phases: dict[str, int] = field(default_factory=dict)
-    phase: str = "other"
 
-    def trip(self) -> None:
-        self.round_trips += 1
-        self.phases[self.phase] = self.phases.get(self.phase, 0) + 1
+    def snapshot(self) -> tuple[int, int]:
+        return self.round_trips, self.commands
 
 
 @contextmanager
 def phases(backend: Any, counts: Counts) -> Iterator[None]:
     """Attribute round trips to the sessionware backend call that made them."""
     names = ("load", "aload", "apply", "aapply")
-    originals = {name: getattr(backend, name) for name in names}
+
+    def account(phase: str, before: tuple[int, int]) -> None:
+        counts.phases[phase] = counts.phases.get(phase, 0) + counts.snapshot()[0] - before[0]
 
     def wrap(name: str, original: Any) -> Any:
         phase = "load" if "load" in name else "apply"
         if inspect.iscoroutinefunction(original):
 
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
-                counts.phase = phase
+                before = counts.snapshot()
                 try:
                     return await original(*args, **kwargs)
                 finally:
-                    counts.phase = "other"
+                    account(phase, before)
 
             return awrapper
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            counts.phase = phase
+            before = counts.snapshot()
             try:
                 return original(*args, **kwargs)
             finally:
-                counts.phase = "other"
+                account(phase, before)
 
         return wrapper
 
-    for name, original in originals.items():
-        setattr(backend, name, wrap(name, original))
+    for name in names:
+        setattr(backend, name, wrap(name, getattr(backend, name)))
     try:
         yield
     finally:
@@ -75,7 +85,7 @@ def phases(backend: Any, counts: Counts) -> Iterator[None]:
 
 
 @contextmanager
-def count_redis() -> Iterator[Counts]:
+def count_redis(backend: Any = None) -> Iterator[Counts]:
     """Count Redis round trips and commands made by this process while inside."""
     from redis import connection as sync_connection
     from redis.asyncio import connection as async_connection
@@ -92,11 +102,11 @@ def count_redis() -> Iterator[Counts]:
     sync_send, async_send = sync_cls.send_packed_command, async_cls.send_packed_command
 
     def send(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counts.trip()
+        counts.round_trips += 1
         return sync_send(self, *args, **kwargs)
 
     async def asend(self: Any, *args: Any, **kwargs: Any) -> Any:
-        counts.trip()
+        counts.round_trips += 1
         return await async_send(self, *args, **kwargs)
 
     def wrap_send_command(original: Any) -> Any:
@@ -126,9 +136,78 @@ def count_redis() -> Iterator[Counts]:
             setattr(cls, name, original)
 
 
+class _PgTrace(Counts):
+    """Round trips and statements read back from libpq trace files."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__()
+        self.directory = directory
+        self.traced: dict[int, tuple[Any, str]] = {}
+
+    def on_checkout(self, dbapi: Any, record: Any, proxy: Any) -> None:
+        pgconn = getattr(dbapi, "pgconn", None) or getattr(
+            getattr(dbapi, "_connection", None), "pgconn", None
+        )
+        if pgconn is None or id(pgconn) in self.traced:
+            return
+        from psycopg import pq
+
+        path = os.path.join(self.directory, f"{len(self.traced)}.trace")
+        pgconn.trace(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        self.traced[id(pgconn)] = (pgconn, path)
+
+    def snapshot(self) -> tuple[int, int]:
+        trips = statements = 0
+        for _, path in self.traced.values():
+            with open(path) as trace:
+                for line in trace:
+                    fields = line.split("\t", 3)
+                    if len(fields) < 3:
+                        continue
+                    if fields[0] == "B" and fields[2] == "ReadyForQuery":
+                        trips += 1
+                    elif fields[0] == "F" and fields[2] in ("Query", "Bind"):
+                        statements += 1
+        return trips, statements
+
+    def close(self) -> None:
+        for pgconn, _ in self.traced.values():
+            with suppress(Exception):  # a connection closed meanwhile: nothing to undo
+                pgconn.untrace()  # closes the file it was given
+
+
+def _pools(backend: Any) -> list[Any]:
+    pools = [backend.engine.pool]
+    if getattr(backend, "async_engine", None) is not None:
+        pools.append(backend.async_engine.sync_engine.pool)
+    return pools
+
+
 @contextmanager
-def count_sql() -> Iterator[Counts]:
-    """Count SQL statements (``commands``) and statements + transaction ends (``round_trips``)."""
+def count_postgres(backend: Any) -> Iterator[Counts]:
+    """Trace every pooled connection of ``backend`` (from its next checkout on)."""
+    from sqlalchemy import event
+
+    directory = tempfile.mkdtemp(prefix="sw-bench-pgtrace-")
+    tracer = _PgTrace(directory)
+    pools = _pools(backend)
+    for pool in pools:
+        event.listen(pool, "checkout", tracer.on_checkout)
+    try:
+        yield tracer
+    finally:
+        for pool in pools:
+            event.remove(pool, "checkout", tracer.on_checkout)
+        tracer.close()
+        for name in os.listdir(directory):
+            os.unlink(os.path.join(directory, name))
+        os.rmdir(directory)
+
+
+@contextmanager
+def count_statements(backend: Any = None) -> Iterator[Counts]:
+    """SQLite: statements executed (in process, so no round trips exist)."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -136,24 +215,20 @@ def count_sql() -> Iterator[Counts]:
 
     def on_statement(*args: Any, **kwargs: Any) -> None:
         counts.commands += 1
-        counts.trip()
+        counts.round_trips += 1
 
-    def on_boundary(*args: Any, **kwargs: Any) -> None:
-        counts.trip()
-
-    hooks = [
-        ("before_cursor_execute", on_statement),
-        ("begin", on_boundary),
-        ("commit", on_boundary),
-        ("rollback", on_boundary),
-    ]
-    for name, hook in hooks:
-        event.listen(Engine, name, hook)
+    event.listen(Engine, "before_cursor_execute", on_statement)
     try:
         yield counts
     finally:
-        for name, hook in hooks:
-            event.remove(Engine, name, hook)
+        event.remove(Engine, "before_cursor_execute", on_statement)
+
+
+COUNTERS: dict[str, Callable[[Any], AbstractContextManager[Counts]]] = {
+    "redis": count_redis,
+    "postgres": count_postgres,
+    "sqlite": count_statements,
+}
 
 
 def measure(
@@ -163,18 +238,24 @@ def measure(
     cases = list(cases)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for p in prepared:
-        store = p.contender.store
-        if store not in ("redis", "postgres", "sqlite"):
+        counter = COUNTERS.get(p.contender.store)
+        if counter is None:
             continue
-        counter = count_redis if store == "redis" else count_sql
+        backend = p.built.backend
         row: dict[str, dict[str, float]] = {}
         for case in p.cases(cases):
             template = p.template(case)
-            p.driver.block(template, 3)  # connect pools outside the count
-            backend = p.built.backend
-            with counter() as counts, phases(backend, counts) if backend else nullcontext():
-                p.driver.block(template, n)
-            row[case] = {"round_trips": counts.round_trips / n, "commands": counts.commands / n}
+            with counter(backend) as counts:
+                p.driver.block(template, 3)  # connect pools, start traces: outside the count
+                trips, commands = counts.snapshot()
+                counts.phases.clear()
+                with phases(backend, counts) if backend is not None else nullcontext():
+                    p.driver.block(template, n)
+                after = counts.snapshot()
+            row[case] = {
+                "round_trips": (after[0] - trips) / n,
+                "commands": (after[1] - commands) / n,
+            }
             if backend is not None:
                 row[case]["load"] = counts.phases.get("load", 0) / n
                 row[case]["apply"] = counts.phases.get("apply", 0) / n
