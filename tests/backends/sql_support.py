@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,16 @@ class Store:
         table = getattr(probe.tables, which)
         with probe.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    @contextmanager
+    def holding(self, key: str) -> Iterator[None]:
+        """Hold the write lock on session ``key`` (the whole database on SQLite) meanwhile."""
+        probe = self.opened[0]
+        sessions = probe.tables.sessions
+        touch = sa.update(sessions).where(sessions.c.key == key)
+        with probe.engine.begin() as conn:
+            conn.execute(touch.values(last_active=sessions.c.last_active))
+            yield
 
     def teardown(self) -> None:
         if self.opened and self.url.startswith("postgresql"):
