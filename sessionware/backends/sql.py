@@ -35,8 +35,9 @@ every write would be wasteful on PostgreSQL, hence one mechanism per engine.
 Expiry (EX-05, TM-05)
 ---------------------
 Every read filters ``expires_at > now``.  Expired rows are deleted in small
-batches: every ``sweep_every``-th apply removes at most ``sweep_batch`` of
-them in its own transaction, so the work per request stays bounded, and
+batches: every ``sweep_every``-th apply also removes at most ``sweep_batch``
+of them, inside its transaction (oldest deadline first, skipping rows another
+worker holds on PostgreSQL), so the work per request stays bounded, and
 :meth:`SQLBackend.purge_expired` (``sessionware cleanup --backend URL``)
 removes all of them from a cron job.
 """

@@ -321,3 +321,47 @@ def test_killed_postgres_connections_are_replaced_transparently() -> None:
         loop.close()
     finally:
         store.teardown()
+
+
+def test_engines_passed_in_are_used_by_both_faces(tmp_path: Any) -> None:
+    """engine= is used as given; the async engine is derived from its URL and sees the same rows."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/given.db")
+    backend, now = SQLBackend(engine=engine), time.time()
+    assert backend.engine is engine and backend.async_engine is not None
+    rec = make_record(now, data={"a": "1"})
+    backend.apply([Create(rec)], now)
+
+    async def read_and_patch() -> Any:
+        try:
+            assert (await backend.aapply([Patch(rec.key, set={"b": "2"})], now)).ok
+            return await backend.aload(rec.key, now)
+        finally:
+            await backend.aclose()
+
+    got = asyncio.run(read_and_patch())
+    assert got is not None and got.data == {"a": "1", "b": "2"}
+    backend.close()
+
+
+@pytest.mark.postgres
+def test_tables_can_live_in_a_postgres_schema() -> None:
+    """schema= places both tables in that PostgreSQL schema."""
+    name = f"sw_schema_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(postgres_url(), poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(name))
+    backend = SQLBackend(postgres_url(), schema=name)
+    try:
+        now = time.time()
+        rec = make_record(now, user="kim", data={"a": "1"})
+        backend.apply([Create(rec)], now)
+        assert [r.key for r in backend.by_user("kim", now)] == [rec.key]
+        assert set(sa.inspect(admin).get_table_names(schema=name)) == {
+            "sessionware_sessions",
+            "sessionware_sessions_data",
+        }
+    finally:
+        backend.close()
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(name, cascade=True))
+        admin.dispose()
