@@ -6,6 +6,7 @@ with it, and importable by the processes the concurrency tests spawn.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -26,8 +27,9 @@ PG_URL = os.environ.get(
 )
 
 
-def postgres_url() -> str:
-    """The test PostgreSQL URL; skips loudly when it is down, fails when CI=true."""
+@functools.cache
+def _postgres_down() -> str | None:
+    """Why the test PostgreSQL cannot be used, or None (probed once per run)."""
     try:
         engine = sa.create_engine(PG_URL, poolclass=NullPool, connect_args={"connect_timeout": 2})
         with engine.connect():
@@ -35,7 +37,14 @@ def postgres_url() -> str:
         engine.dispose()
     except Exception as exc:
         shown = sa.make_url(PG_URL).render_as_string(hide_password=True)
-        reason = f"PostgreSQL NOT TESTED: {shown} unreachable ({type(exc).__name__})"
+        return f"PostgreSQL NOT TESTED: {shown} unreachable ({type(exc).__name__})"
+    return None
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL URL; skips loudly when it is down, fails when CI=true."""
+    reason = _postgres_down()
+    if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
