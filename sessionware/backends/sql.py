@@ -51,7 +51,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from ..errors import BackendUnavailable, MissingExtra
+from ..errors import BackendUnavailable, ConfigError, MissingExtra
 
 try:
     import sqlalchemy as sa
@@ -113,11 +113,11 @@ class SQLBackend:
         sweep_batch: int = 100,
     ) -> None:
         if sweep_every < 1 or sweep_batch < 0:
-            raise ValueError("sweep_every must be >= 1 and sweep_batch >= 0")
+            raise ConfigError("sweep_every must be >= 1 and sweep_batch >= 0")
         if url is None:
             given = engine if engine is not None else async_engine
             if given is None:
-                raise ValueError("SQLBackend needs a url, an engine or an async_engine")
+                raise ConfigError("SQLBackend needs a url, an engine or an async_engine")
             url = given.url
         sync_url, async_url = derive_urls(url)
         options: dict[str, Any] = {

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..errors import ConfigError
+
 __all__ = ["DEFAULT_TABLE", "SessionTables", "make_metadata", "make_tables"]
 
 DEFAULT_TABLE = "sessionware_sessions"
@@ -67,7 +69,7 @@ def make_tables(
     .. versionadded:: 0.1
     """
     if not table or not table.replace("_", "").isalnum():
-        raise ValueError(f"table must be letters, digits and underscores, got {table!r}")
+        raise ConfigError(f"table must be letters, digits and underscores, got {table!r}")
     metadata = sa.MetaData() if metadata is None else metadata
     sessions = sa.Table(
         table,

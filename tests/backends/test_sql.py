@@ -365,3 +365,18 @@ def test_tables_can_live_in_a_postgres_schema() -> None:
         with admin.begin() as conn:
             conn.execute(sa.schema.DropSchema(name, cascade=True))
         admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"table": "sessions; drop"}, id="table-name"),
+        pytest.param({"sweep_every": 0}, id="sweep-every"),
+        pytest.param({"url": None}, id="no-url"),
+    ],
+)
+def test_bad_options_are_config_errors(options: dict[str, Any]) -> None:
+    """Unsafe or missing settings are refused at construction with ConfigError."""
+    kwargs: dict[str, Any] = {"url": "sqlite://", **options}
+    with pytest.raises(ConfigError):
+        SQLBackend(**kwargs)
