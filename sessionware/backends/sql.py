@@ -84,8 +84,9 @@ class SQLBackend:
         Alembic owns the schema).
     :param engine: / :param async_engine: use these engines instead of ones
         built from ``url``; a missing one is derived from the other's URL.
-    :param busy_timeout: SQLite: seconds to wait for the write lock before the
-        call fails with :class:`~sessionware.errors.BackendUnavailable`.
+    :param busy_timeout: seconds a write may wait for a lock (SQLite's write
+        lock; PostgreSQL's ``lock_timeout``) before the call fails with
+        :class:`~sessionware.errors.BackendUnavailable`.
     :param connect_timeout: PostgreSQL: seconds to wait for a connection.
     :param sweep_every: / :param sweep_batch: every ``sweep_every``-th apply
         also deletes up to ``sweep_batch`` expired sessions.

@@ -109,9 +109,18 @@ def make_engine(
             connect["check_same_thread"] = False
     else:
         args["pool_pre_ping"] = pool_pre_ping
-        timeout_arg = "timeout" if url.get_driver_name() == "asyncpg" else "connect_timeout"
-        if timeout_arg not in url.query:
-            connect[timeout_arg] = max(1, round(connect_timeout))
+        # A write waiting for a row or advisory lock gives up after busy_timeout,
+        # like SQLite's busy timeout, instead of hanging the request.
+        lock_ms = str(max(1, round(busy_timeout * 1000)))
+        if url.get_driver_name() == "asyncpg":
+            if "timeout" not in url.query:
+                connect["timeout"] = connect_timeout
+            connect["server_settings"] = {"lock_timeout": lock_ms}
+        else:
+            if "connect_timeout" not in url.query:
+                connect["connect_timeout"] = max(1, round(connect_timeout))
+            if "options" not in url.query:
+                connect["options"] = f"-c lock_timeout={lock_ms}"
     engine: Engine | AsyncEngine
     try:
         if is_async:

@@ -258,33 +258,43 @@ def test_unreachable_postgres_is_backend_unavailable() -> None:
     backend.close()
 
 
-def test_locked_sqlite_is_backend_unavailable_then_recovers(tmp_path: Any) -> None:
-    """A writer holding the lock past busy_timeout gives BackendUnavailable; reads still work."""
-    path, now = tmp_path / "locked.db", time.time()
-    backend = SQLBackend(f"sqlite:///{path}", busy_timeout=0.2)
+def test_a_lock_held_past_busy_timeout_is_backend_unavailable(store: Store) -> None:
+    """A write blocked beyond busy_timeout fails as BackendUnavailable, then works again."""
+    backend, now = store.backend(busy_timeout=0.2), time.time()
     rec = make_record(now)
     backend.apply([Create(rec)], now)
-    other = sqlite3.connect(path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
+
+    async def async_write() -> None:
+        try:
+            await backend.aapply([Patch(rec.key, set={"a": "1"})], now)
+        finally:
+            await backend.aclose()
+
+    with store.holding(rec.key):
         with pytest.raises(BackendUnavailable):
             backend.apply([Patch(rec.key, set={"a": "1"})], now)
-
-        async def async_write() -> None:
-            try:
-                await backend.aapply([Patch(rec.key, set={"a": "1"})], now)
-            finally:
-                await backend.aclose()
-
         with pytest.raises(BackendUnavailable):
             asyncio.run(async_write())
-        assert backend.load(rec.key, now) is not None  # WAL: readers do not wait for writers
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+        assert backend.load(rec.key, now) is not None  # readers never wait for writers
     assert backend.apply([Patch(rec.key, set={"a": "1"})], now).ok
     got = backend.load(rec.key, now)
     assert got is not None and got.data == {"a": "1"}
+
+
+def test_sqlite_locked_by_another_program_is_backend_unavailable(tmp_path: Any) -> None:
+    """Another program's open write transaction on the file is BackendUnavailable, not a crash."""
+    path, now = tmp_path / "locked.db", time.time()
+    backend = SQLBackend(f"sqlite:///{path}", busy_timeout=0.2)
+    backend.apply([Create(make_record(now))], now)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(BackendUnavailable) as caught:
+            backend.apply([Create(make_record(now))], now)
+        assert "locked" in str(caught.value.__cause__)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
     backend.close()
 
 
