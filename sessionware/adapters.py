@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -10,8 +11,9 @@ from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .config import SessionConfig
 from .core import Engine
-from .errors import ConfigError
+from .errors import BackendError, ConfigError
 from .events import Event, emit
+from .records import Record, Touch
 
 if TYPE_CHECKING:
     from .integrations.migrate import Migrator
@@ -28,7 +30,7 @@ TOO_LARGE = (500, b"Internal error: session data too large.\n")
 class Shared:
     """Config, engine and backend of one middleware instance."""
 
-    __slots__ = ("backend", "config", "engine", "legacy", "on_event")
+    __slots__ = ("backend", "config", "engine", "legacy", "on_event", "touch")
 
     def __init__(
         self,
@@ -43,11 +45,46 @@ class Shared:
         self.on_event = config.on_event
         #: Legacy signed-cookie migration (``migrate_from=``), or None.
         self.legacy = legacy
+        #: Slide expiry inside the read when the backend can (one round trip).
+        self.touch: Touch | None = None
+        if _accepts_touch(backend):
+            self.touch = Touch(config.touch_s, config.idle_s, config.remember_s)
+
+    def load(self, key: str) -> tuple[Record | None, bool]:
+        """``(record, unavailable)``: the stored session, read on the sync face."""
+        now = self.engine.clock()
+        try:
+            if self.touch is None:
+                return self.backend.load(key, now), False
+            return self.backend.load(key, now, self.touch), False  # type: ignore[call-arg]
+        except BackendError:
+            return None, True
+
+    async def aload(self, key: str) -> tuple[Record | None, bool]:
+        """``(record, unavailable)``: the stored session, read on the async face."""
+        now = self.engine.clock()
+        try:
+            if self.touch is None:
+                return await self.backend.aload(key, now), False
+            return await self.backend.aload(key, now, self.touch), False  # type: ignore[call-arg]
+        except BackendError:
+            return None, True
 
     def report(self, events: Iterable[Event]) -> None:
         """Send events to the security logger and the configured callback."""
         for event in events:
             emit(event, self.on_event)
+
+
+def _accepts_touch(backend: Backend) -> bool:
+    """True when both load faces take ``touch`` (a subclass may override them without)."""
+    if not getattr(backend, "touches_on_load", False):
+        return False
+    try:
+        faces = (inspect.signature(backend.load), inspect.signature(backend.aload))
+    except (TypeError, ValueError):
+        return False
+    return all("touch" in face.parameters for face in faces)
 
 
 def build(

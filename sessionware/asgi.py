@@ -139,13 +139,9 @@ class SessionMiddleware:
         bearer = self._bearer  # token mode: a Bearer request never reaches the cookie path
         if bearer is not None and await bearer.serve_asgi(scope, receive, send, self.app):
             return
-        record = None
-        unavailable = False
+        record, unavailable = None, False
         if begin.key is not None:
-            try:
-                record = await shared.backend.aload(begin.key, engine.clock())
-            except BackendError:
-                unavailable = True
+            record, unavailable = await shared.aload(begin.key)
         session = engine.resume(
             begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
         )

@@ -124,13 +124,9 @@ class WSGISessionMiddleware:
             served = self._bearer.serve_wsgi(environ, start_response, self.app, ENVIRON_KEY)
             if served is not None:
                 return served
-        record = None
-        unavailable = False
+        record, unavailable = None, False
         if begin.key is not None:
-            try:
-                record = shared.backend.load(begin.key, engine.clock())
-            except BackendError:
-                unavailable = True
+            record, unavailable = shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
         if session._events:
             shared.report(session._events)

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Backend
 from ..config import SessionConfig
-from ..errors import BackendError, ConfigError, MissingExtra
+from ..errors import ConfigError, MissingExtra
 from ..events import emit
 from ..manager import SessionManager
 from ..records import APPLIED
@@ -189,10 +189,7 @@ class SessionwareInterface(SessionInterface):
         begin = engine.begin(facts)
         record, unavailable = None, False
         if begin.key is not None:
-            try:
-                record = mw.backend.load(begin.key, engine.clock())
-            except BackendError:
-                unavailable = True
+            record, unavailable = mw._shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
         self._report([*begin.events, *session._events])
         session._events.clear()
