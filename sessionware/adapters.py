@@ -1,31 +1,53 @@
-"""What the ASGI and WSGI adapters share: construction, reporting, canned replies."""
+"""What the ASGI and WSGI adapters share: construction, reporting, canned replies.
+
+The guard hooks live here too, so each adapter calls them in a line or two:
+:meth:`Shared.blocked` before the engine runs, :meth:`Shared.forged` once
+the session is known, :meth:`Shared.flooded` before a commit's ops are
+applied, and :meth:`Shared.report` (which feeds every bad event to the
+guard) wherever events come out.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
+from .clientip import ClientResolver
 from .config import SessionConfig
-from .core import Engine
+from .core import Commit, Engine, RequestFacts
+from .csrf import CsrfPolicy
 from .errors import ConfigError
 from .events import Event, emit
+from .guard import Guard
+from .records import Create
+from .session import Session
 
-__all__ = ["Shared", "build"]
+__all__ = ["Refusal", "Shared", "build"]
 
 log = logging.getLogger("sessionware")
 
 BAD_REQUEST = (400, b"Bad request: session IDs are accepted only in the session cookie.\n")
 UNAVAILABLE = (503, b"Session store unavailable; please retry shortly.\n")
 TOO_LARGE = (500, b"Internal error: session data too large.\n")
+TOO_MANY = (429, b"Too many requests; retry later.\n")
+FORBIDDEN = (403, b"Forbidden: cross-site request refused.\n")
+
+
+class Refusal(NamedTuple):
+    """A canned reply the guard chose instead of the app's response."""
+
+    status: int
+    body: bytes
+    retry_after: int | None = None
 
 
 class Shared:
     """Config, engine and backend of one middleware instance."""
 
-    __slots__ = ("backend", "config", "engine", "on_event")
+    __slots__ = ("backend", "clients", "config", "csrf", "engine", "guard", "on_event")
 
     def __init__(
         self,
@@ -37,11 +59,54 @@ class Shared:
         self.backend = backend
         self.engine = Engine(config) if clock is None else Engine(config, clock=clock)
         self.on_event = config.on_event
+        self.clients = ClientResolver(config.trusted_proxies)
+        self.guard = None if config.guard is None else Guard(config.guard, self.engine.clock)
+        self.csrf = CsrfPolicy(config.allowed_origins) if config.csrf else None
 
-    def report(self, events: Iterable[Event]) -> None:
-        """Send events to the security logger and the configured callback."""
+    def report(self, events: Sequence[Event], facts: RequestFacts | None = None) -> None:
+        """Send events to the security logger and the callback, and count the bad ones.
+
+        ``facts`` lets the guard count a stale cookie repeated by parallel
+        requests once (a salted in-process hash; the value is never stored).
+        """
         for event in events:
             emit(event, self.on_event)
+        if self.guard is not None:
+            repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
+            for alarm in self.guard.observe(events, repeat):
+                emit(alarm, self.on_event)
+
+    def blocked(self, facts: RequestFacts) -> Refusal | None:
+        """429 for a client the guard blocked; runs before the engine and the backend."""
+        guard = self.guard
+        if guard is None:
+            return None
+        wait = guard.retry_after(facts.client)
+        return Refusal(*TOO_MANY, wait) if wait else None
+
+    def forged(
+        self, facts: RequestFacts, session: Session, *, websocket: bool = False
+    ) -> Refusal | None:
+        """403 for a cross-site unsafe request on a live session (CS-01)."""
+        if self.csrf is None or session._record is None:
+            return None
+        event = self.csrf.check(facts, websocket=websocket)
+        if event is None:
+            return None
+        self.report([event])
+        return Refusal(*FORBIDDEN)
+
+    def flooded(self, commit: Commit, facts: RequestFacts) -> Refusal | None:
+        """429 instead of applying a commit that creates sessions past the client's limit."""
+        if self.guard is None:
+            return None
+        creations = sum(isinstance(op, Create) and op.replaces is None for op in commit.ops)
+        if not creations:
+            return None
+        wait, event = self.guard.admit(facts.client, creations)
+        if event is not None:
+            self.report([event])
+        return Refusal(*TOO_MANY, wait) if wait else None
 
 
 def build(

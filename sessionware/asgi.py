@@ -17,8 +17,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
+from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
+from .clientip import ClientResolver
 from .config import SessionConfig
 from .core import RequestFacts
 from .errors import BackendError, SessionDataTooLarge
@@ -36,24 +37,67 @@ ASGIApp = Callable[[Scope, Receive, Send], Any]
 log = logging.getLogger("sessionware")
 
 
-def _facts(scope: Scope) -> RequestFacts:
-    cookie: str | None = None
-    agent = ""
+#: Headers _facts keeps (one dict lookup per header; repeats are joined).
+_WANTED = frozenset(
+    {
+        b"cookie",
+        b"user-agent",
+        b"host",
+        b"origin",
+        b"sec-fetch-site",
+        b"x-forwarded-for",
+        b"forwarded",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+    }
+)
+
+
+def _facts(scope: Scope, clients: ClientResolver) -> RequestFacts:
+    seen: dict[bytes, str] = {}
     for name, value in scope.get("headers", ()):
-        if name == b"cookie":
+        if name in _WANTED:
             text = value.decode("latin-1")
-            cookie = text if cookie is None else f"{cookie}; {text}"
-        elif name == b"user-agent":
-            agent = value.decode("latin-1")
+            if name in seen:
+                text = f"{seen[name]}{'; ' if name == b'cookie' else ', '}{text}"
+            seen[name] = text
     client = scope.get("client")
+    peer = client[0] if client else None
+    scheme = scope.get("scheme", "http")
+    host = seen.get(b"host", "")
+    if clients.active:
+        peer_client, scheme, host = clients.resolve(
+            peer,
+            scheme,
+            host,
+            seen.get(b"x-forwarded-for"),
+            seen.get(b"forwarded"),
+            seen.get(b"x-forwarded-proto"),
+            seen.get(b"x-forwarded-host"),
+        )
+    else:
+        peer_client = peer
     return RequestFacts(
         method=scope.get("method", "GET"),
         path=scope.get("path", "/"),
         query=scope.get("query_string", b"").decode("latin-1"),
-        cookie=cookie,
-        client=client[0] if client else None,
-        user_agent=agent,
+        cookie=seen.get(b"cookie"),
+        client=peer_client,
+        user_agent=seen.get(b"user-agent", ""),
+        peer=peer,
+        scheme=scheme,
+        host=host,
+        origin=seen.get(b"origin"),
+        sec_fetch_site=seen.get(b"sec-fetch-site"),
     )
+
+
+async def _refuse(send: Send, refusal: Refusal, websocket: bool = False) -> None:
+    if websocket:
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    extra = [] if refusal.retry_after is None else [(b"retry-after", b"%d" % refusal.retry_after)]
+    await _reply(send, refusal.status, refusal.body, extra)
 
 
 async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
@@ -108,7 +152,10 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         shared, engine = self._shared, self.engine
-        facts = _facts(scope)
+        facts = _facts(scope, shared.clients)
+        if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
+            await _refuse(send, refusal, kind == "websocket")
+            return
         begin = engine.begin(facts)
         if begin.events:
             shared.report(begin.events)
@@ -129,8 +176,11 @@ class SessionMiddleware:
             begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
         )
         if session._events:
-            shared.report(session._events)
+            shared.report(session._events, facts)
             session._events.clear()
+        if (refusal := shared.forged(facts, session, websocket=kind == "websocket")) is not None:
+            await _refuse(send, refusal, kind == "websocket")
+            return
         scope["session"] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -153,6 +203,10 @@ class SessionMiddleware:
                 await _reply(send, *TOO_LARGE, [])
                 return
             result = APPLIED
+            if commit.ops and (refusal := shared.flooded(commit, facts)) is not None:
+                swallow = True
+                await _refuse(send, refusal)
+                return
             if commit.ops:
                 try:
                     result = await shared.backend.aapply(commit.ops, engine.clock())
