@@ -191,11 +191,10 @@ class Harness:
             method=method,
             query_string=query,
             base_url="https://example.com",
-            headers=headers,
             environ_base={"REMOTE_ADDR": client},
         ).get_environ()
-        if "host" in headers:
-            environ["HTTP_HOST"] = headers["host"]
+        for name, value in headers.items():  # raw, as a server would pass them on
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
         captured: list[Any] = []
 
         def start_response(status: str, hdrs: list[tuple[str, str]], exc_info: Any = None) -> Any:
