@@ -76,6 +76,15 @@ class Shared:
             for alarm in self.guard.observe(events, repeat):
                 emit(alarm, self.on_event)
 
+    async def areport(self, events: Sequence[Event], facts: RequestFacts | None = None) -> None:
+        """:meth:`report` for ASGI: a shared (Redis) guard counter is awaited."""
+        for event in events:
+            emit(event, self.on_event)
+        if self.guard is not None:
+            repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
+            for alarm in await self.guard.aobserve(events, repeat):
+                emit(alarm, self.on_event)
+
     def blocked(self, facts: RequestFacts) -> Refusal | None:
         """429 for a client the guard blocked; runs before the engine and the backend."""
         guard = self.guard

@@ -158,7 +158,7 @@ class SessionMiddleware:
             return
         begin = engine.begin(facts)
         if begin.events:
-            shared.report(begin.events)
+            await shared.areport(begin.events)
         if begin.status is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -176,7 +176,7 @@ class SessionMiddleware:
             begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
         )
         if session._events:
-            shared.report(session._events, facts)
+            await shared.areport(session._events, facts)
             session._events.clear()
         if (refusal := shared.forged(facts, session, websocket=kind == "websocket")) is not None:
             await _refuse(send, refusal, kind == "websocket")
@@ -211,7 +211,7 @@ class SessionMiddleware:
                 try:
                     result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
-                    shared.report(
+                    await shared.areport(
                         [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
                     )
                     swallow = True
@@ -219,7 +219,7 @@ class SessionMiddleware:
                     return
             headers, events = engine.finish(commit, result, facts)
             if events:
-                shared.report(events)
+                await shared.areport(events)
             await send(_with_headers(message, headers) if headers else message)
 
         await self.app(scope, receive, send_wrapper)

@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .events import Event
+    from .guardstate import SharedCounter
 
 __all__ = ["Duration", "GuardConfig", "SessionConfig", "normalize_origin"]
 
@@ -83,6 +84,9 @@ class GuardConfig:
         ``bad_window`` that raise one ``brute_force`` event with
         ``scope=global`` (a distributed attack no single client trips);
         None disables it.
+    :param shared: a :class:`~sessionware.guardstate.RedisGuardState` (or
+        any :class:`~sessionware.guardstate.SharedCounter`) so every app
+        server counts bad events and blocks together.
 
     .. versionadded:: 0.1
     """
@@ -95,6 +99,7 @@ class GuardConfig:
     max_clients: int = 100_000
     ipv6_prefix: int = 64
     global_limit: int | None = 1000
+    shared: SharedCounter | None = field(default=None, compare=False)
 
     bad_window_s: float = field(init=False, repr=False, compare=False)
     block_s: float = field(init=False, repr=False, compare=False)

@@ -58,7 +58,7 @@ class CsrfPolicy:
         if not websocket and facts.method not in UNSAFE_METHODS:
             return None
         origin = facts.origin
-        if origin is not None:
+        if origin is not None and origin != f"{facts.scheme}://{facts.host}":  # fast same-origin
             normal = normalize_origin(origin)
             if normal is not None and normal in self._allowed:
                 return None

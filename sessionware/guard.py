@@ -18,7 +18,8 @@ Why the numbers hold.  Counters are GCRA ("generic cell rate algorithm")
 timestamps: one float per limit per client, a sliding limit with no
 window-edge doubling.  One LRU table holds every client's entry, capped at
 ``max_clients`` (idle entries also leave from its old end as new ones
-arrive); blocks live in a second table with the same cap.  So an attacker
+arrive); blocks live in a second table with the same cap, ended ones swept
+as new blocks begin.  So an attacker
 cycling through a million spoofed addresses only recycles slots: evicting a
 slot forgets a count, it never blocks an innocent client.  A browser whose
 session died sends the same stale cookie on many parallel requests; repeats
@@ -67,6 +68,10 @@ class _Client:
         return self.bad <= now and self.created <= now and self.noted <= now
 
 
+def _shared_key(key: ClientKey) -> str:
+    return key if isinstance(key, str) else f"v6:{key:x}"
+
+
 def _gcra(tat: float, now: float, step: float, burst: float) -> tuple[float, float]:
     """``(new_tat, 0.0)`` when one more hit is allowed, else ``(tat, seconds to wait)``."""
     new = max(tat, now) + step
@@ -106,19 +111,19 @@ class Guard:
         """Seconds ``client`` must wait (429), or 0 to go ahead.
 
         This runs on every request, so its common case is a single truth
-        test: no block exists at all.
+        test (no block exists at all) and otherwise one dict lookup; the
+        clock is read only for a client that is in the block table.
         """
         blocked = self._blocked
         if not blocked or client is None:
             return 0
+        key = client_key(client, self._bits)
+        until = blocked.get(key)
+        if until is None:
+            return 0
         now = self.clock()
-        for _ in range(2):  # blocks end in the order they started: sweep from the old end
-            first = next(iter(blocked.values()), None)
-            if first is None or first > now:
-                break
-            blocked.popitem(last=False)
-        until = blocked.get(client_key(client, self._bits))
-        if until is None or until <= now:
+        if until <= now:
+            del blocked[key]
             return 0
         self.refused_blocked += 1
         return math.ceil(until - now)
@@ -134,35 +139,87 @@ class Guard:
         alarms: list[Event] = []
         for event in events:
             if event.kind in BAD_KINDS:
-                self._count(event, repeat, alarms)
+                key = self._screen(event, repeat, alarms)
+                if key is not None:
+                    self._settle(event, key, self._hit(key), alarms)
         return alarms
 
-    def _count(self, event: Event, repeat: int | None, alarms: list[Event]) -> None:
+    async def aobserve(self, events: Iterable[Event], repeat: int | None = None) -> list[Event]:
+        """:meth:`observe` for async adapters: a shared counter is awaited, not blocked on."""
+        shared = self.config.shared
+        if shared is None:
+            return self.observe(events, repeat)
+        alarms: list[Event] = []
+        for event in events:
+            if event.kind in BAD_KINDS:
+                key = self._screen(event, repeat, alarms)
+                if key is not None:
+                    now = self.clock()
+                    result = await shared.ahit(
+                        _shared_key(key), now, self._bad_step, self._bad_burst, self.config.block_s
+                    )
+                    self._settle(event, key, self._local(key, now, result), alarms)
+        return alarms
+
+    def _screen(self, event: Event, repeat: int | None, alarms: list[Event]) -> ClientKey | None:
+        """The key to count ``event`` against, or None when it does not count."""
         now = self.clock()
         self._global(now, alarms)
         client = event.client
         if client is None:
-            return  # no address (a unix socket without proxy headers): nothing to block
+            return None  # no address (a unix socket without proxy headers): nothing to block
         key = client_key(client, self._bits)
         entry = self._entry(key, now)
         if repeat is not None and event.kind in REPEATABLE:
             if entry.repeat == repeat:
-                return
+                return None
             entry.repeat = repeat
+        return key
+
+    def _hit(self, key: ClientKey) -> tuple[float, bool]:
+        now = self.clock()
+        shared = self.config.shared
+        result = None
+        if shared is not None:
+            result = shared.hit(
+                _shared_key(key), now, self._bad_step, self._bad_burst, self.config.block_s
+            )
+        return self._local(key, now, result)
+
+    def _local(
+        self, key: ClientKey, now: float, result: tuple[float, bool] | None
+    ) -> tuple[float, bool]:
+        """``result`` from the shared counter, or this process's own count without one."""
+        if result is not None:
+            return result
+        entry = self._entry(key, now)
         entry.bad, over = _gcra(entry.bad, now, self._bad_step, self._bad_burst)
         if not over:
-            return
-        cfg = self.config
+            return 0.0, False
         entry.bad = now  # the block takes over; counting restarts after it
+        return self.config.block_s, True
+
+    def _settle(
+        self, event: Event, key: ClientKey, outcome: tuple[float, bool], alarms: list[Event]
+    ) -> None:
+        """Block ``key`` for the seconds in ``outcome``; raise ``brute_force`` if it began now."""
+        wait, started = outcome
+        if wait <= 0:
+            return
+        now = self.clock()
         blocked = self._blocked
-        blocked[key] = now + cfg.block_s
+        self._sweep(now, 2)
+        blocked[key] = now + wait
         blocked.move_to_end(key)
         if len(blocked) > self._size:
             blocked.popitem(last=False)
+        if not started:
+            return
+        cfg = self.config
         alarms.append(
             Event(
                 "brute_force",
-                client,
+                event.client,
                 detail={
                     "limit": cfg.bad_limit,
                     "window": cfg.bad_window_s,
@@ -237,8 +294,19 @@ class Guard:
             table.popitem(last=False)
         return entry
 
+    def _sweep(self, now: float, budget: int | None) -> None:
+        """Drop ended blocks from the old end (blocks end in the order they began)."""
+        blocked = self._blocked
+        while blocked and (budget is None or budget > 0):
+            if next(iter(blocked.values())) > now:
+                break
+            blocked.popitem(last=False)
+            if budget is not None:
+                budget -= 1
+
     def blocked(self) -> int:
-        """Clients blocked now (ended blocks are swept as requests arrive)."""
+        """Clients blocked now (ended blocks are swept first)."""
+        self._sweep(self.clock(), None)
         return len(self._blocked)
 
     def entries(self) -> int:

@@ -69,14 +69,18 @@ def test_idle_entries_expire_as_new_clients_arrive() -> None:
 
 
 def test_ended_blocks_are_swept() -> None:
-    """Blocks that ran out leave the block table as requests keep arriving."""
+    """Blocks that ran out leave the table when their client returns or new blocks begin."""
     clock = FakeClock()
     guard = Guard(GuardConfig(bad_limit=1, block_for=10), clock)
     for i in range(5):
         for _ in range(2):
             guard.observe((Event("bad_signature", f"10.0.0.{i}"),))
     assert guard.blocked() == 5
+    assert guard.retry_after("10.0.0.1") == 10
     clock.advance(11)
-    for _ in range(3):
-        assert guard.retry_after("192.0.2.1") == 0
-    assert guard.blocked() == 0
+    assert guard.retry_after("10.0.0.1") == 0
+    assert guard.entries() - len(guard._clients) == 4  # the others wait for a sweep
+    for _ in range(2):
+        guard.observe((Event("bad_signature", "10.9.9.9"),))
+    assert guard.entries() - len(guard._clients) == 3  # a new block swept two ended ones
+    assert guard.blocked() == 1  # counting sweeps everything that ended
