@@ -23,11 +23,13 @@ from .errors import (
 from .events import Event
 from .manager import SessionInfo, SessionManager
 from .session import Session
+from .tokens import AccessClaims, TokenPair, TokenService, TokenSession
 from .wsgi import WSGISessionMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessClaims",
     "BackendError",
     "BackendUnavailable",
     "ConfigError",
@@ -46,7 +48,10 @@ __all__ = [
     "SessionMiddleware",
     "SessionwareError",
     "TokenError",
+    "TokenPair",
     "TokenReused",
+    "TokenService",
+    "TokenSession",
     "WSGISessionMiddleware",
     "__version__",
 ]

@@ -14,8 +14,8 @@ short 503 before any of its body was sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
@@ -26,13 +26,20 @@ from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .records import APPLIED
 
+if TYPE_CHECKING:
+    from .token_transport import BearerGate
+    from .tokens import TokenService
+
 __all__ = ["SessionMiddleware"]
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[Message], Any]
-ASGIApp = Callable[[Scope, Receive, Send], Any]
+# The ASGI callable types spelled as Starlette spells them (MutableMapping, awaitables),
+# so that ``SessionMiddleware(app)`` and ``app.add_middleware(SessionMiddleware, ...)``
+# type-check for users of Starlette/FastAPI; with ``dict`` here mypy rejects both.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("sessionware")
 
@@ -134,10 +141,13 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        /,
         *,
         config: SessionConfig | None = None,
         backend: Backend | None = None,
         clock: Callable[[], float] | None = None,
+        tokens: TokenService | None = None,
+        transport: str | None = None,
         **config_fields: Any,
     ) -> None:
         self.app = app
@@ -145,6 +155,11 @@ class SessionMiddleware:
         self.config = self._shared.config
         self.backend = self._shared.backend
         self.engine = self._shared.engine
+        self._bearer: BearerGate | None = None
+        if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
+            from .token_transport import bearer_gate
+
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -164,6 +179,9 @@ class SessionMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
             else:
                 await _reply(send, *BAD_REQUEST, [])
+            return
+        bearer = self._bearer  # token mode: a Bearer request never reaches the cookie path
+        if bearer is not None and await bearer.serve_asgi(scope, receive, send, self.app):
             return
         record = None
         unavailable = False

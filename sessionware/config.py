@@ -171,15 +171,28 @@ class SessionConfig:
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        keys = self.secret_keys
-        if isinstance(keys, str | bytes):
-            keys = [keys]
+        # Listed once up front: a generator would be consumed by the checks below,
+        # leaving secret_keys empty.
+        raw: object = self.secret_keys
+        items: list[object] = (
+            [] if raw is None else [raw] if isinstance(raw, str | bytes) else list(self.secret_keys)
+        )
+        keys: list[str | bytes] = []
+        for i, key in enumerate(items):
+            if isinstance(key, bytearray):
+                key = bytes(key)
+            if not isinstance(key, str | bytes):
+                # bytes(40) would silently become forty zero bytes: refuse anything else.
+                raise ConfigError(
+                    f"secret_keys[{i}] must be str or bytes, got {type(key).__name__}"
+                )
+            keys.append(key)
         if not keys:
             raise ConfigError(
                 "secret_keys is required: pass at least one random secret of 32+ bytes "
                 "(generate one with `sessionware keygen`)"
             )
-        secrets = tuple(k.encode() if isinstance(k, str) else bytes(k) for k in keys)
+        secrets = tuple(k.encode() if isinstance(k, str) else k for k in keys)
         for i, key in enumerate(secrets):
             if len(key) < MIN_SECRET_BYTES:
                 raise ConfigError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
@@ -22,6 +22,10 @@ from .core import RequestFacts
 from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .records import APPLIED
+
+if TYPE_CHECKING:
+    from .token_transport import BearerGate
+    from .tokens import TokenService
 
 __all__ = ["ENVIRON_KEY", "WSGISessionMiddleware"]
 
@@ -113,10 +117,13 @@ class WSGISessionMiddleware:
     def __init__(
         self,
         app: WSGIApp,
+        /,
         *,
         config: SessionConfig | None = None,
         backend: Backend | None = None,
         clock: Callable[[], float] | None = None,
+        tokens: TokenService | None = None,
+        transport: str | None = None,
         **config_fields: Any,
     ) -> None:
         self.app = app
@@ -124,6 +131,11 @@ class WSGISessionMiddleware:
         self.config = self._shared.config
         self.backend = self._shared.backend
         self.engine = self._shared.engine
+        self._bearer: BearerGate | None = None
+        if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
+            from .token_transport import bearer_gate
+
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self._shared, self.engine
@@ -135,6 +147,10 @@ class WSGISessionMiddleware:
             shared.report(begin.events)
         if begin.status is not None:
             return _reply(start_response, *BAD_REQUEST, [])
+        if self._bearer is not None:  # token mode: a Bearer request never reaches the cookie path
+            served = self._bearer.serve_wsgi(environ, start_response, self.app, ENVIRON_KEY)
+            if served is not None:
+                return served
         record = None
         unavailable = False
         if begin.key is not None:
