@@ -10,7 +10,7 @@ guard) wherever events come out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .backends.base import Backend
@@ -20,7 +20,7 @@ from .config import SessionConfig
 from .core import Commit, Engine, RequestFacts
 from .csrf import CsrfPolicy
 from .errors import ConfigError
-from .events import Event, emit
+from .events import Event, EventSink, emit
 from .guard import Guard
 from .records import Create
 from .session import Session
@@ -63,12 +63,13 @@ class Shared:
         self.guard = None if config.guard is None else Guard(config.guard, self.engine.clock)
         self.csrf = CsrfPolicy(config.allowed_origins) if config.csrf else None
 
-    def report(self, events: Sequence[Event], facts: RequestFacts | None = None) -> None:
+    def report(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
         """Send events to the security logger and the callback, and count the bad ones.
 
         ``facts`` lets the guard count a stale cookie repeated by parallel
         requests once (a salted in-process hash; the value is never stored).
         """
+        events = tuple(events)
         for event in events:
             emit(event, self.on_event)
         if self.guard is not None:
@@ -76,14 +77,34 @@ class Shared:
             for alarm in self.guard.observe(events, repeat):
                 emit(alarm, self.on_event)
 
-    async def areport(self, events: Sequence[Event], facts: RequestFacts | None = None) -> None:
+    async def areport(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
         """:meth:`report` for ASGI: a shared (Redis) guard counter is awaited."""
+        events = tuple(events)
         for event in events:
             emit(event, self.on_event)
         if self.guard is not None:
             repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
             for alarm in await self.guard.aobserve(events, repeat):
                 emit(alarm, self.on_event)
+
+    def token_sink(self, service_sink: EventSink | None) -> EventSink | None:
+        """The ``on_event`` for the bearer gate: the config's callback, plus the guard.
+
+        The token layer logs its own events and calls its service's callback;
+        this sink passes them to the middleware's callback (unless it is that
+        same callback) and counts invalid tokens against the client (AN-01).
+        """
+        guard, callback = self.guard, self.on_event
+        if guard is None:
+            return callback
+
+        def sink(event: Event) -> None:
+            if callback is not None and callback is not service_sink:
+                callback(event)
+            for alarm in guard.observe((event,)):
+                emit(alarm, callback)
+
+        return sink
 
     def blocked(self, facts: RequestFacts) -> Refusal | None:
         """429 for a client the guard blocked; runs before the engine and the backend."""

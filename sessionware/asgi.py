@@ -159,7 +159,8 @@ class SessionMiddleware:
         if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
             from .token_transport import bearer_gate
 
-            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
+            sink = self._shared.token_sink(getattr(tokens, "on_event", None))
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -181,7 +182,9 @@ class SessionMiddleware:
                 await _reply(send, *BAD_REQUEST, [])
             return
         bearer = self._bearer  # token mode: a Bearer request never reaches the cookie path
-        if bearer is not None and await bearer.serve_asgi(scope, receive, send, self.app):
+        if bearer is not None and await bearer.serve_asgi(
+            scope, receive, send, self.app, facts.client
+        ):
             return
         record = None
         unavailable = False

@@ -135,7 +135,8 @@ class WSGISessionMiddleware:
         if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
             from .token_transport import bearer_gate
 
-            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
+            sink = self._shared.token_sink(getattr(tokens, "on_event", None))
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self._shared, self.engine
@@ -148,7 +149,9 @@ class WSGISessionMiddleware:
         if begin.status is not None:
             return _reply(start_response, *BAD_REQUEST, [])
         if self._bearer is not None:  # token mode: a Bearer request never reaches the cookie path
-            served = self._bearer.serve_wsgi(environ, start_response, self.app, ENVIRON_KEY)
+            served = self._bearer.serve_wsgi(
+                environ, start_response, self.app, ENVIRON_KEY, facts.client
+            )
             if served is not None:
                 return served
         record = None
