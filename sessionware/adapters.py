@@ -18,7 +18,7 @@ from .backends.memory import MemoryBackend
 from .clientip import ClientResolver
 from .config import SessionConfig
 from .core import Commit, Engine, RequestFacts
-from .csrf import CsrfPolicy
+from .csrf import UNSAFE_METHODS, CsrfPolicy
 from .errors import ConfigError
 from .events import Event, EventSink, emit
 from .guard import Guard
@@ -118,9 +118,12 @@ class Shared:
         self, facts: RequestFacts, session: Session, *, websocket: bool = False
     ) -> Refusal | None:
         """403 for a cross-site unsafe request on a live session (CS-01)."""
-        if self.csrf is None or session._record is None:
+        csrf = self.csrf
+        if csrf is None or session._record is None:
             return None
-        event = self.csrf.check(facts, websocket=websocket)
+        if not websocket and facts.method not in UNSAFE_METHODS:
+            return None  # the common case, decided without a call
+        event = csrf.check(facts, websocket=websocket)
         if event is None:
             return None
         self.report([event])

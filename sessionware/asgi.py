@@ -72,7 +72,7 @@ def _facts(scope: Scope, clients: ClientResolver) -> RequestFacts:
     peer = client[0] if client else None
     scheme = scope.get("scheme", "http")
     host = seen.get(b"host", "")
-    if clients.active:
+    if clients.active and peer is not None and clients.trusted(peer):
         peer_client, scheme, host = clients.resolve(
             peer,
             scheme,

@@ -43,7 +43,7 @@ from .events import BAD_KINDS, Event
 __all__ = ["Guard"]
 
 #: Kinds a real browser repeats with one stale cookie; repeats of a value count once.
-REPEATABLE = frozenset({"unknown_id", "expired"})
+REPEATABLE = frozenset({"unknown_id", "expired", "logout_replay"})
 #: Float slack so ``limit`` events in one burst are allowed exactly.
 _EPSILON = 1e-6
 

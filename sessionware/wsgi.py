@@ -42,7 +42,7 @@ def _facts(environ: dict[str, Any], clients: ClientResolver) -> RequestFacts:
     peer = get("REMOTE_ADDR") or None
     scheme = get("wsgi.url_scheme", "http")
     host = get("HTTP_HOST") or _server_host(environ)
-    if clients.active:
+    if clients.active and peer is not None and clients.trusted(peer):
         client, scheme, host = clients.resolve(
             peer,
             scheme,
