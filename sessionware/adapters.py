@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
@@ -24,6 +24,9 @@ from .events import Event, EventSink, emit
 from .guard import Guard
 from .records import Create
 from .session import Session
+
+if TYPE_CHECKING:
+    from .integrations.migrate import Found, Migrator
 
 __all__ = ["Refusal", "Shared", "build"]
 
@@ -47,18 +50,21 @@ class Refusal(NamedTuple):
 class Shared:
     """Config, engine and backend of one middleware instance."""
 
-    __slots__ = ("backend", "clients", "config", "csrf", "engine", "guard", "on_event")
+    __slots__ = ("backend", "clients", "config", "csrf", "engine", "guard", "legacy", "on_event")
 
     def __init__(
         self,
         config: SessionConfig,
         backend: Backend,
         clock: Callable[[], float] | None,
+        legacy: Migrator | None = None,
     ) -> None:
         self.config = config
         self.backend = backend
         self.engine = Engine(config) if clock is None else Engine(config, clock=clock)
         self.on_event = config.on_event
+        #: Legacy signed-cookie migration (``migrate_from=``), or None.
+        self.legacy = legacy
         self.clients = ClientResolver(config.trusted_proxies)
         self.guard = None if config.guard is None else Guard(config.guard, self.engine.clock)
         self.csrf = CsrfPolicy(config.allowed_origins) if config.csrf else None
@@ -115,11 +121,22 @@ class Shared:
         return Refusal(*TOO_MANY, wait) if wait else None
 
     def forged(
-        self, facts: RequestFacts, session: Session, *, websocket: bool = False
+        self,
+        facts: RequestFacts,
+        session: Session,
+        *,
+        websocket: bool = False,
+        legacy: Found | None = None,
     ) -> Refusal | None:
-        """403 for a cross-site unsafe request on a live session (CS-01)."""
+        """403 for a cross-site unsafe request on a live session (CS-01).
+
+        A verified legacy cookie being migrated (``legacy``) is a live
+        session too: it carries the user's authority just the same.
+        """
         csrf = self.csrf
-        if csrf is None or session._record is None:
+        if csrf is None:
+            return None
+        if session._record is None and (legacy is None or legacy.data is None):
             return None
         if not websocket and facts.method not in UNSAFE_METHODS:
             return None  # the common case, decided without a call
@@ -148,7 +165,25 @@ def build(
     clock: Callable[[], float] | None,
     fields: dict[str, Any],
 ) -> Shared:
-    """The shared state from the middleware's keyword arguments."""
+    """The shared state from the middleware's keyword arguments.
+
+    Besides config fields it accepts Starlette's keywords (``secret_key``,
+    ``https_only``...; see :mod:`sessionware.integrations.starlette`) and the
+    migration keywords ``migrate_from`` / ``legacy_secret``
+    (:mod:`sessionware.integrations.migrate`).  Those layers sit above this
+    one and are imported only when such keywords arrive.
+    """
+    legacy: dict[str, Any] = {
+        k: fields.pop(k) for k in ("migrate_from", "legacy_secret") if k in fields
+    }
+    if fields:
+        from .integrations.starlette import STARLETTE_KEYWORDS, translate
+
+        if fields.keys() & STARLETTE_KEYWORDS:
+            if legacy.get("migrate_from") is not None and legacy.get("legacy_secret") is None:
+                # The usual switch keeps the old secret: it verifies the old cookies.
+                legacy["legacy_secret"] = fields.get("secret_key")
+            fields = translate(fields)
     if config is not None and fields:
         raise ConfigError(f"pass either config= or config fields, not both (got {sorted(fields)})")
     if config is None:
@@ -156,4 +191,9 @@ def build(
             config = SessionConfig(**fields)
         except TypeError as exc:
             raise ConfigError(str(exc)) from exc
-    return Shared(config, backend if backend is not None else MemoryBackend(), clock)
+    migrator = None
+    if legacy:
+        from .integrations.migrate import migrator_from_fields
+
+        migrator = migrator_from_fields(legacy, config)
+    return Shared(config, backend if backend is not None else MemoryBackend(), clock, migrator)

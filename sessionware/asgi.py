@@ -172,6 +172,9 @@ class SessionMiddleware:
         if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
             await _refuse(send, refusal, kind == "websocket")
             return
+        legacy, found = shared.legacy, None
+        if legacy is not None:
+            facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
             await shared.areport(begin.events)
@@ -199,9 +202,15 @@ class SessionMiddleware:
         if session._events:
             await shared.areport(session._events, facts)
             session._events.clear()
-        if (refusal := shared.forged(facts, session, websocket=kind == "websocket")) is not None:
-            await _refuse(send, refusal, kind == "websocket")
+        websocket = kind == "websocket"
+        if (
+            refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
+        ) is not None:
+            await _refuse(send, refusal, websocket)
             return
+        if found is not None and legacy is not None:
+            await legacy.aadopt(found, session, shared.backend, engine.clock())
+            await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -241,6 +250,8 @@ class SessionMiddleware:
             headers, events = engine.finish(commit, result, facts)
             if events:
                 await shared.areport(events)
+            if found is not None and legacy is not None:
+                headers = legacy.with_headers(found, commit.sets_cookie, headers)
             await send(_with_headers(message, headers) if headers else message)
 
         await self.app(scope, receive, send_wrapper)

@@ -197,7 +197,7 @@ class SessionConfig:
             if len(key) < MIN_SECRET_BYTES:
                 raise ConfigError(
                     f"secret_keys[{i}] is {len(key)} bytes; at least {MIN_SECRET_BYTES} "
-                    "random bytes are required"
+                    "random bytes are required (generate one with `sessionware keygen`)"
                 )
         set_ = object.__setattr__
         set_(self, "secrets", secrets)

@@ -143,6 +143,9 @@ class WSGISessionMiddleware:
         facts = _facts(environ, shared.clients)
         if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
             return _refuse(start_response, refusal)
+        legacy, found = shared.legacy, None
+        if legacy is not None:
+            facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
             shared.report(begin.events)
@@ -165,8 +168,11 @@ class WSGISessionMiddleware:
         if session._events:
             shared.report(session._events, facts)
             session._events.clear()
-        if (refusal := shared.forged(facts, session)) is not None:
+        if (refusal := shared.forged(facts, session, legacy=found)) is not None:
             return _refuse(start_response, refusal)
+        if found is not None and legacy is not None:
+            legacy.adopt(found, session, shared.backend, engine.clock())
+            shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None
         failure: list[bytes] = []
@@ -198,6 +204,8 @@ class WSGISessionMiddleware:
             add, events = engine.finish(commit, result, facts)
             if events:
                 shared.report(events)
+            if found is not None and legacy is not None:
+                add = legacy.with_headers(found, commit.sets_cookie, add)
             if add:
                 if any(name == "cache-control" for name, _ in add):
                     headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
