@@ -164,3 +164,36 @@ def test_bad_allowed_origins_are_config_errors() -> None:
     for bad in (["https://a.example/"], ["a.example"], "https://a.example"):
         with pytest.raises(ConfigError):
             SessionConfig(secret_keys=[secret], allowed_origins=bad)
+
+
+def legacy_starlette_cookie(secret: str) -> str:
+    """A session cookie minted by Starlette's own SessionMiddleware (a user mid-migration)."""
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.middleware.sessions import SessionMiddleware as StarletteSessions
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    async def login(request):
+        request.session["user"] = "ada"
+        return JSONResponse({})
+
+    old = Starlette(
+        routes=[Route("/login", login)],
+        middleware=[Middleware(StarletteSessions, secret_key=secret)],
+    )
+    return TestClient(old).get("/login").cookies["session"]
+
+
+def test_a_legacy_cookie_being_migrated_is_a_live_session(make, kind) -> None:
+    """A cross-site POST riding a verified legacy cookie is refused before it is migrated."""
+    old_secret = "legacy-secret-legacy-secret-legacy-0000"
+    h = make(kind, migrate_from="starlette", legacy_secret=old_secret)
+    legacy = {"cookie": f"session={legacy_starlette_cookie(old_secret)}"}
+    forged = h.request("/form", method="POST", headers={**legacy, "origin": "https://evil.example"})
+    assert forged.status == 403
+    assert len(h.backend.inner) == 0  # nothing was migrated
+    same_site = h.request("/form", method="POST", headers={**legacy, "origin": SELF})
+    assert same_site.status == 200
+    assert len(h.backend.inner) > 0
