@@ -185,7 +185,7 @@ class SessionwareInterface(SessionInterface):
     def _open_direct(self, environ: dict[str, Any]) -> Session:
         mw = self.middleware
         engine = mw.engine
-        facts = wsgi_facts(environ)
+        facts = wsgi_facts(environ, mw._shared.clients)
         begin = engine.begin(facts)
         record, unavailable = None, False
         if begin.key is not None:
