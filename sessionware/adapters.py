@@ -147,6 +147,20 @@ class Shared:
 
         return sink
 
+    def refresh_observer(self, event: Event) -> None:
+        """Counts refresh tokens refused or reused at the refresh endpoint.
+
+        Access tokens refused by the bearer gate already reach the guard
+        through :meth:`token_sink`; this catches the refresh side only, so
+        nothing is counted twice.
+        """
+        refresh = event.kind == "token_reuse" or (
+            event.kind == "token_invalid" and event.detail.get("token") == "refresh"
+        )
+        if refresh and self.guard is not None:
+            for alarm in self.guard.observe((event,)):
+                emit(alarm, self.on_event)
+
     def blocked(self, facts: RequestFacts) -> Refusal | None:
         """429 for a client the guard blocked; runs before the engine and the backend."""
         guard = self.guard

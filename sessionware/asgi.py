@@ -161,6 +161,8 @@ class SessionMiddleware:
 
             sink = self._shared.token_sink(getattr(tokens, "on_event", None))
             self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
+            if tokens is not None and self._shared.guard is not None:
+                tokens.add_observer(self._shared.refresh_observer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -137,6 +137,8 @@ class WSGISessionMiddleware:
 
             sink = self._shared.token_sink(getattr(tokens, "on_event", None))
             self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
+            if tokens is not None and self._shared.guard is not None:
+                tokens.add_observer(self._shared.refresh_observer)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self._shared, self.engine
