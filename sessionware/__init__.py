@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .asgi import SessionMiddleware
 from .backends import MemoryBackend
-from .config import SessionConfig
+from .config import GuardConfig, SessionConfig
 from .core import Engine, RequestFacts
 from .errors import (
     BackendError,
@@ -23,16 +23,19 @@ from .errors import (
 from .events import Event
 from .manager import SessionInfo, SessionManager
 from .session import Session
+from .tokens import AccessClaims, TokenPair, TokenService, TokenSession
 from .wsgi import WSGISessionMiddleware
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessClaims",
     "BackendError",
     "BackendUnavailable",
     "ConfigError",
     "Engine",
     "Event",
+    "GuardConfig",
     "InvalidToken",
     "MemoryBackend",
     "MissingExtra",
@@ -45,7 +48,10 @@ __all__ = [
     "SessionMiddleware",
     "SessionwareError",
     "TokenError",
+    "TokenPair",
     "TokenReused",
+    "TokenService",
+    "TokenSession",
     "WSGISessionMiddleware",
     "__version__",
 ]

@@ -16,7 +16,7 @@ and SameSite so the browser matches and drops the same cookie (CK-05).
 
 from __future__ import annotations
 
-from werkzeug.http import dump_cookie
+from typing import Any
 
 from .config import MAX_COOKIE_AGE, SessionConfig
 
@@ -39,6 +39,17 @@ def read_session_cookies(header: str, name: str) -> list[str]:
         if sep and key == name:
             values.append(value.strip())
     return values
+
+
+def dump_cookie(*args: Any, **kwargs: Any) -> str:
+    """werkzeug's ``dump_cookie``, imported on first use.
+
+    Importing werkzeug pulls in most of the package (about 100 ms of import
+    time here); only responses that change the cookie need it.
+    """
+    from werkzeug.http import dump_cookie as dump
+
+    return dump(*args, **kwargs)
 
 
 class CookieWriter:

@@ -16,6 +16,7 @@ text that was loaded or assigned.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,12 +26,22 @@ from .records import Record, decode, encode
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["Intent", "Session"]
+__all__ = ["CSRF_KEY", "Intent", "Session"]
 
 Intent = Literal["login", "logout", "regenerate", "clear"]
 _MUTABLE = (list, dict)
+_EMPTY: Mapping[str, str] = {}
 #: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
 _PER_KEY = 4
+#: Where :meth:`Session.csrf_token` keeps the synchronizer token.
+CSRF_KEY = "_csrf_token"
+
+
+def entry_size(key: str, text: str) -> int:
+    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes."""
+    size = len(key) if key.isascii() else len(key.encode())
+    size += len(text) if text.isascii() else len(text.encode())
+    return size + _PER_KEY
 
 
 class Session(dict[str, Any]):
@@ -64,17 +75,16 @@ class Session(dict[str, Any]):
         limit: int = 64 * 1024,
         read_only: bool = False,
     ) -> None:
-        raw = record.data if record is not None else {}
-        super().__init__()
-        for name, text in raw.items():
-            dict.__setitem__(self, name, decode(text))
+        raw = record.data if record is not None else _EMPTY
+        if raw:
+            dict.__init__(self, {name: decode(text) for name, text in raw.items()})
         self.accessed = False
         self.modified = False
         self._record = record
         self._raw: Mapping[str, str] = raw
         self._set: dict[str, str] = {}
         self._deleted: set[str] = set()
-        self._size = sum(len(k) + len(v) + _PER_KEY for k, v in raw.items())
+        self._size = sum(entry_size(k, v) for k, v in raw.items()) if raw else 0
         self._limit = limit
         self._intent: Intent | None = None
         self._login: tuple[str, bool] | None = None
@@ -117,14 +127,18 @@ class Session(dict[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         if not isinstance(key, str):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
-        self.mark_modified()
-        text = encode(value)
+        self._check_writable()
+        try:
+            text = encode(value)
+        except ValueError as exc:  # NaN, infinity, circular references
+            raise TypeError(f"session[{key!r}] is not JSON-serializable: {exc}") from exc
         old = self._set.get(key, self._raw.get(key)) if key in self else None
-        size = self._size + len(key) + len(text) + _PER_KEY
+        size = self._size + entry_size(key, text)
         if old is not None:
-            size -= len(key) + len(old) + _PER_KEY
+            size -= entry_size(key, old)
         if size > self._limit:
             raise SessionDataTooLarge(size, self._limit, key)
+        self.mark_modified()
         self._size = size
         self._set[key] = text
         self._deleted.discard(key)
@@ -179,7 +193,7 @@ class Session(dict[str, Any]):
         if text is None:
             text = self._raw.get(key)
         if text is not None:
-            self._size -= len(key) + len(text) + _PER_KEY
+            self._size -= entry_size(key, text)
         if key in self._raw:
             self._deleted.add(key)
 
@@ -200,6 +214,8 @@ class Session(dict[str, Any]):
         the cookie persistent with the longer remember-me limits.
         """
         self.mark_modified()
+        if dict.__contains__(self, CSRF_KEY):
+            del self[CSRF_KEY]
         self._intent = "login"
         self._login = (str(user_id), remember)
 
@@ -213,6 +229,23 @@ class Session(dict[str, Any]):
         self.mark_modified()
         if self._intent is None:
             self._intent = "regenerate"
+
+    def csrf_token(self) -> str:
+        """This session's synchronizer token for forms and ``X-CSRF-Token`` (CS-01).
+
+        Created on first use (which writes the session) and stable for the
+        session's life; ``login()`` drops it, so a token known before
+        authentication (a fixed or tossed session) is useless after it.
+        Check it with :func:`sessionware.csrf.verify_csrf`.
+
+        .. versionadded:: 0.1
+        """
+        self.accessed = True
+        token = dict.get(self, CSRF_KEY)
+        if not isinstance(token, str):
+            token = secrets.token_urlsafe(32)
+            self[CSRF_KEY] = token
+        return token
 
     # -- read-only facts -----------------------------------------------------------
 
@@ -266,6 +299,18 @@ class Session(dict[str, Any]):
                     if text != changed.get(key, self._raw.get(key)):
                         changed[key] = text
         return changed, tuple(self._deleted)
+
+    def mutated(self) -> bool:
+        """True when a mutable value was changed in place since load."""
+        raw = self._raw
+        for key, value in dict.items(self):
+            if (
+                isinstance(value, _MUTABLE)
+                and key not in self._set
+                and encode(value) != raw.get(key)
+            ):
+                return True
+        return False
 
     def encoded(self) -> dict[str, str]:
         """Every value as JSON text (for a new record)."""

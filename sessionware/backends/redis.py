@@ -1,0 +1,269 @@
+"""RedisBackend: sessions shared by many app servers, on Redis or Redis Cluster.
+
+One class, two native faces over one key layout: the sync face drives a
+``redis.Redis`` / ``redis.cluster.RedisCluster`` client (WSGI), the async face
+a ``redis.asyncio`` client (ASGI).  What each call sends is written once, as
+a plan in :mod:`.redis_plans`; the key layout and its TTLs are drawn in
+:mod:`.redis_scripts`.
+
+Round trips (counted in ``tests/backends/test_redis*.py``):
+
+* ``load``: 1 (``HGETALL``; expiry checked on the client to the microsecond).
+* ``apply``: 1 on a single node (one Lua script per commit, atomic: create,
+  rotation, ``max_per_user`` eviction, patch with compare-and-set).  On a
+  cluster, 1 pipelined batch for data patches, touches, new sessions and
+  rotations; a delete (logout, login) or a user change adds one batch of
+  index bookkeeping and ``max_per_user`` up to three (see :mod:`.redis_plans`).
+* ``load_handle``: 2; ``by_user``: 1 on a single node, 2-3 on a cluster.
+
+Faults: connection errors, timeouts and cluster-down errors become
+:class:`~sessionware.errors.BackendUnavailable` (``raise ... from exc``);
+any other Redis error becomes :class:`~sessionware.errors.BackendError`.
+Timeouts are short by default (1 s per reply, 0.5 s per connect), so a hung
+Redis costs a request about 1.5 s, not a stuck worker.  A command that fails
+with a *connection* error is retried once, at once, on a fresh connection:
+after Redis restarts, every pooled connection is dead, and without the retry
+the first request on each of them would fail (the asyncio pool does not
+notice a closed connection before using it).  Timeouts are never retried.
+A retried write could in theory run twice if the server closed the
+connection after running it; the scripts then report a conflict (a created
+key is taken, a compare-and-set no longer matches) rather than corrupting
+anything.  The cluster client retries once after refreshing its slot map,
+so a failover costs one error at most.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from ..errors import ConfigError
+from ..records import ApplyResult, Op, Record, Touch
+from . import redis_plans as plans
+from .redis_connect import (
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    Target,
+    check_client,
+    failed,
+    is_cluster,
+    parse_url,
+)
+from .redis_layout import Layout
+
+__all__ = ["RedisBackend"]
+
+T = TypeVar("T")
+
+
+def _expand(cmd: plans.Command) -> tuple[Any, ...]:
+    if isinstance(cmd, plans.Call):
+        return ("EVALSHA", cmd.script.sha, len(cmd.keys), *cmd.keys, *cmd.args)
+    return cmd
+
+
+def _fallback(cmd: plans.Command) -> tuple[Any, ...]:
+    """The ``EVAL`` form of a script call, which also caches the script on that node."""
+    assert isinstance(cmd, plans.Call)
+    return ("EVAL", cmd.script.source, len(cmd.keys), *cmd.keys, *cmd.args)
+
+
+class RedisBackend:
+    """Sessions in Redis (one server, a replicated primary, or Redis Cluster).
+
+    :param url: ``redis://[user:pass@]host:port/db``, ``rediss://`` for TLS,
+        ``unix:///path``; ``redis+cluster://h:p`` or ``redis://h1:p1,h2:p2``
+        for Redis Cluster.  Query options in a single-node URL win over the
+        keyword arguments.
+    :param prefix: put in front of every key, so several apps or test runs
+        can share one Redis.
+    :param cluster: use the cluster clients even for a one-host URL.
+    :param socket_timeout: seconds to wait for a reply before the call fails
+        with :class:`~sessionware.errors.BackendUnavailable`.
+    :param connect_timeout: seconds to wait for a new connection.
+    :param client: a ready ``redis.Redis`` / ``RedisCluster`` for the sync
+        face (created with ``decode_responses=True``); not closed by us.
+    :param aclient: the same for the async face (``redis.asyncio``).
+    :param client_options: passed to the clients we create (e.g.
+        ``max_connections``, ``ssl_ca_certs``).
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        url: str | None = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "sw:",
+        cluster: bool = False,
+        socket_timeout: float = 1.0,
+        connect_timeout: float = 0.5,
+        client: Any = None,
+        aclient: Any = None,
+        **client_options: Any,
+    ) -> None:
+        if not prefix:
+            raise ConfigError("prefix must not be empty")
+        if not (0 < socket_timeout < float("inf") and 0 < connect_timeout < float("inf")):
+            raise ConfigError("socket_timeout and connect_timeout must be positive seconds")
+        if url is None and (client is None or aclient is None):
+            raise ConfigError("RedisBackend needs a url, or both client and aclient")
+        self.layout = Layout(prefix)
+        self.prefix = prefix
+        plain, nodes, auth = ("", [], {}) if url is None else parse_url(url, cluster)
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            **auth,
+            **client_options,
+        }
+        self._target = Target(plain, nodes, options)
+        self._client = None if client is None else check_client(client)
+        self._aclient = None if aclient is None else check_client(aclient)
+        self._own_client = client is None
+        self._own_aclient = aclient is None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        nodes = self._target.nodes
+        where = f"{len(nodes)}-node cluster" if nodes else "single node"
+        return f"<RedisBackend {where} prefix={self.prefix!r}>"
+
+    # -- clients, created on first use (a cluster client connects when built) --
+
+    def _sync_client(self) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._target.sync_client()
+                client = self._client
+        return client
+
+    def _async_client(self) -> Any:
+        if self._aclient is None:
+            self._aclient = self._target.async_client()
+        return self._aclient
+
+    # -- sync face ----------------------------------------------------------------
+
+    #: ``load`` accepts a :class:`~sessionware.records.Touch`: a read that
+    #: slides the expiry stays one round trip (the ``LOAD_TOUCH`` script).
+    touches_on_load = True
+
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        return self._drive(plans.load(self.layout, key, now, touch))
+
+    def load_handle(self, handle: str, now: float) -> Record | None:
+        return self._drive(plans.load_handle(self.layout, handle, now))
+
+    def apply(self, ops: Sequence[Op], now: float) -> ApplyResult:
+        if not ops:
+            return ApplyResult()
+        client = self._sync_client()
+        return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+
+    def by_user(self, user_id: str, now: float) -> list[Record]:
+        client = self._sync_client()
+        return self._drive(plans.by_user(self.layout, user_id, now, is_cluster(client)))
+
+    def close(self) -> None:
+        """Close the sync connections we opened (a client passed in is left open)."""
+        if self._own_client and self._client is not None:
+            client, self._client = self._client, None
+            client.close()
+
+    def _drive(self, plan: plans.Plan[T]) -> T:
+        try:
+            batch = next(plan)
+            while True:
+                batch = plan.send(self._run(batch))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise failed(exc) from exc
+
+    def _run(self, batch: list[plans.Command]) -> list[Any]:
+        client = self._sync_client()
+        if len(batch) == 1:
+            return [self._one(client, batch[0])]
+        pipe = client.pipeline(transaction=False)
+        cluster = is_cluster(client)
+        for cmd in batch:
+            if cluster and isinstance(cmd, plans.Call):
+                # Name the node: otherwise the sync cluster pipeline asks the
+                # server for the script's keys (COMMAND GETKEYS), a round trip.
+                node = client.get_node_from_key(cmd.keys[0])
+                pipe.execute_command(*_expand(cmd), target_nodes=node)
+            else:
+                pipe.execute_command(*_expand(cmd))
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                replies[i] = client.execute_command(*_fallback(batch[i]))
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    @staticmethod
+    def _one(client: Any, cmd: plans.Command) -> Any:
+        try:
+            return client.execute_command(*_expand(cmd))
+        except NoScriptError:
+            return client.execute_command(*_fallback(cmd))
+
+    # -- async face: the same plans, driven with await -------------------------------
+
+    async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        return await self._adrive(plans.load(self.layout, key, now, touch))
+
+    async def aload_handle(self, handle: str, now: float) -> Record | None:
+        return await self._adrive(plans.load_handle(self.layout, handle, now))
+
+    async def aapply(self, ops: Sequence[Op], now: float) -> ApplyResult:
+        if not ops:
+            return ApplyResult()
+        cluster = is_cluster(self._async_client())
+        return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+
+    async def aby_user(self, user_id: str, now: float) -> list[Record]:
+        cluster = is_cluster(self._async_client())
+        return await self._adrive(plans.by_user(self.layout, user_id, now, cluster))
+
+    async def aclose(self) -> None:
+        """Close the async connections we opened; the next call opens new ones."""
+        if self._own_aclient and self._aclient is not None:
+            client, self._aclient = self._aclient, None
+            await client.aclose()
+
+    async def _adrive(self, plan: plans.Plan[T]) -> T:
+        try:
+            batch = next(plan)
+            while True:
+                batch = plan.send(await self._arun(batch))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except (RedisError, RedisClusterException, OSError) as exc:
+            raise failed(exc) from exc
+
+    async def _arun(self, batch: list[plans.Command]) -> list[Any]:
+        client = self._async_client()
+        if len(batch) == 1:
+            cmd = batch[0]
+            try:
+                return [await client.execute_command(*_expand(cmd))]
+            except NoScriptError:
+                return [await client.execute_command(*_fallback(cmd))]
+        pipe = client.pipeline(transaction=False)
+        for cmd in batch:
+            pipe.execute_command(*_expand(cmd))
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, reply in enumerate(replies):
+            if isinstance(reply, NoScriptError):
+                replies[i] = await client.execute_command(*_fallback(batch[i]))
+            elif isinstance(reply, Exception):
+                raise reply
+        return replies

@@ -1,0 +1,49 @@
+"""README examples, type-checked by ``mypy --strict`` in CI (not run by pytest)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+
+from sessionware import (
+    MemoryBackend,
+    SessionConfig,
+    SessionManager,
+    SessionMiddleware,
+    WSGISessionMiddleware,
+)
+
+SECRET = "change-me-change-me-change-me-change-me"
+
+app = Starlette()
+app.add_middleware(SessionMiddleware, secret_keys=[SECRET])
+
+backend = MemoryBackend()
+wrapped = SessionMiddleware(app, config=SessionConfig(secret_keys=[SECRET]), backend=backend)
+
+flask_app = Flask(__name__)
+flask_app.wsgi_app = WSGISessionMiddleware(flask_app.wsgi_app, secret_keys=[SECRET])  # type: ignore[method-assign]
+
+manager = SessionManager(backend)
+sessions = manager.list_sessions("alice")
+revoked: int = manager.revoke_user("alice", keep=sessions[0].handle if sessions else None)
+
+
+async def view(request: Request) -> PlainTextResponse:
+    request.session["n"] = int(request.session.get("n", 0)) + 1
+    return PlainTextResponse(str(request.session["n"]))
+
+
+def guarded() -> None:
+    """The "Detecting attacks" example."""
+    from sessionware import GuardConfig
+    from sessionware.metrics import PrometheusEvents
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_keys=[SECRET],
+        guard=GuardConfig(bad_limit=20, block_for=300),
+        on_event=PrometheusEvents(),
+    )
