@@ -390,3 +390,21 @@ def test_bad_options_are_config_errors(options: dict[str, Any]) -> None:
     kwargs: dict[str, Any] = {"url": "sqlite://", **options}
     with pytest.raises(ConfigError):
         SQLBackend(**kwargs)
+
+
+def test_cleanup_command_purges_a_sqlite_file(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sessionware cleanup --backend sqlite:///...` removes expired rows and says how many."""
+    from sessionware.cli import main
+
+    url, now = f"sqlite:///{tmp_path}/app.db", time.time()
+    backend = SQLBackend(url)
+    backend.apply([Create(make_record(now - 100, ttl=10)) for _ in range(3)], now - 100)
+    backend.apply([Create(make_record(now, ttl=600))], now)
+    backend.close()
+    assert main(["cleanup", "--backend", url]) == 0
+    assert "removed 3 expired session records" in capsys.readouterr().out
+    reopened = SQLBackend(url)
+    assert reopened.purge_expired() == 0
+    reopened.close()
