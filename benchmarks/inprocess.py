@@ -51,6 +51,13 @@ CASES: dict[str, tuple[str, bool]] = {
 #: The floor apps get a cookie of a session cookie's size so the request is the same size.
 FLOOR_CREDENTIAL = ("cookie", "session=" + "f" * 87)
 WRITES = frozenset({"write", "create"})
+#: Kinds whose every request comes from a new visitor (its own address): each
+#: creates a session, and one address creating thousands would rightly be
+#: stopped by sessionware's flood guard (429) instead of measured.
+NEW_VISITORS = frozenset({"create"})
+CLIENT_MASK = 0xFFFF
+WSGI_CLIENTS = [f"10.{i >> 8}.{i & 255}.7" for i in range(CLIENT_MASK + 1)]
+ASGI_CLIENTS = [(address, 51000) for address in WSGI_CLIENTS]
 QUICK_CASES = ("read", "write", "none", "read-anon", "none-anon")
 FULL_CASES = tuple(CASES)
 
@@ -101,6 +108,7 @@ class AsgiDriver:
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
         self.loop = loop
+        self.rotation = 0
 
     @staticmethod
     def template(path: str, headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -135,7 +143,8 @@ class AsgiDriver:
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
         return Reply(start["status"], headers, body)
 
-    def block(self, template: dict[str, Any], n: int) -> int:
+    def block(self, template: dict[str, Any], n: int, *, new_clients: bool = False) -> int:
+        """Time ``n`` requests; ``new_clients`` gives each one its own client address."""
         app = self.app
         request = {"type": "http.request", "body": b"", "more_body": False}
 
@@ -154,7 +163,21 @@ class AsgiDriver:
                 await app(scope, receive, send)
             return stamp() - start
 
-        return self.loop.run_until_complete(run())
+        async def run_rotating() -> int:
+            copy, clients, first = template.copy, ASGI_CLIENTS, self.rotation
+            start = stamp()
+            for i in range(first, first + n):
+                scope = copy()
+                scope["state"] = {}
+                scope["client"] = clients[i & CLIENT_MASK]
+                await app(scope, receive, send)
+            return stamp() - start
+
+        if not new_clients:
+            return self.loop.run_until_complete(run())
+        spent = self.loop.run_until_complete(run_rotating())
+        self.rotation += n
+        return spent
 
     def block_cycle(self, templates: list[dict[str, Any]], n: int) -> int:
         """Like :meth:`block`, but request ``i`` uses ``templates[i % len(templates)]``."""
@@ -184,6 +207,7 @@ class WsgiDriver:
 
     def __init__(self, app: Any, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.app = app
+        self.rotation = 0
 
     @staticmethod
     def template(path: str, headers: Iterable[tuple[str, str]]) -> dict[str, Any]:
@@ -227,7 +251,8 @@ class WsgiDriver:
                 close()
         return Reply(int(captured[0].split()[0]), list(captured[1]), body)
 
-    def block(self, template: dict[str, Any], n: int) -> int:
+    def block(self, template: dict[str, Any], n: int, *, new_clients: bool = False) -> int:
+        """Time ``n`` requests; ``new_clients`` gives each one its own client address."""
         app = self.app
 
         def write(chunk: bytes) -> None:
@@ -237,6 +262,20 @@ class WsgiDriver:
             return write
 
         copy = template.copy
+        if new_clients:
+            first, clients = self.rotation, WSGI_CLIENTS
+            self.rotation += n
+            start = stamp()
+            for i in range(first, first + n):
+                environ = copy()
+                environ["REMOTE_ADDR"] = clients[i & CLIENT_MASK]
+                result = app(environ, start_response)
+                for _chunk in result:
+                    pass
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            return stamp() - start
         start = stamp()
         for _ in range(n):
             result = app(copy(), start_response)
@@ -276,6 +315,10 @@ class Prepared:
             return [c for c in wanted if c not in WRITES]
         return list(wanted)
 
+    def block(self, case: str, n: int) -> int:
+        """Time ``n`` requests of ``case`` (see the drivers' ``block``)."""
+        return self.driver.block(self.template(case), n, new_clients=case in NEW_VISITORS)
+
     def check(self, case: str) -> None:
         """Fail loudly unless ``case`` answers 200 (and /read really read the session)."""
         reply = self.driver.call(self.template(case))
@@ -311,12 +354,11 @@ def release(prepared: Prepared, loop: asyncio.AbstractEventLoop) -> None:
 
 def calibrate(prepared: Prepared, case: str, block_s: float) -> int:
     """Warm ``case`` up for about ``block_s`` and return a block size that lasts about as long."""
-    template = prepared.template(case)
     n = 8
-    spent = prepared.driver.block(template, n)
+    spent = prepared.block(case, n)
     deadline = time.perf_counter() + block_s
     while time.perf_counter() < deadline:
-        spent = prepared.driver.block(template, n)
+        spent = prepared.block(case, n)
         if spent < block_s * 1e9 / 4:
             n *= 2
     per_request = spent / n
@@ -329,6 +371,8 @@ class Cell:
 
     samples: list[float] = field(default_factory=list)
     n: int = 0
+    #: Set when the contender stopped answering 200 during timing (figure unusable).
+    problem: str | None = None
 
     @property
     def median(self) -> float:
@@ -362,8 +406,14 @@ def measure(
             for case in p.cases(cases):
                 cell = cells[p.contender.name][case]
                 gc.collect()
-                spent = p.driver.block(p.template(case), cell.n)
+                spent = p.block(case, cell.n)
                 cell.samples.append(spent / cell.n / 1000)
             if tick:
                 tick(f"time {p.contender.name}")
+    for p in prepared:  # still answering properly after thousands of requests?
+        for case in p.cases(cases):
+            try:
+                p.check(case)
+            except RuntimeError as exc:
+                cells[p.contender.name][case].problem = str(exc)
     return cells

@@ -68,6 +68,7 @@ def inprocess_text(results: dict[str, Any]) -> str:
                     "-"
                     if cell is None
                     else f"{cell['median_us']:.1f} x{cell['ratio']:.2f} {cell['overhead_us']:+.1f}"
+                    + (" !" if cell.get("problem") else "")
                 )
             rows.append([name, *cells])
         title = (
@@ -168,6 +169,11 @@ def extras_text(results: dict[str, Any]) -> str:
             lines.append(f"{section}: {text}")
     for name, reason in results.get("skipped", {}).items():
         lines.append(f"skipped {name}: {reason}")
+    for table in results.get("inprocess", {}).values():
+        for name, row in table.items():
+            for case, cell in row.items():
+                if cell.get("problem"):
+                    lines.append(f"! {name} {case}: {cell['problem']} (figure not usable)")
     return "\n".join(lines)
 
 

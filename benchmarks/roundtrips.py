@@ -244,13 +244,12 @@ def measure(
         backend = p.built.backend
         row: dict[str, dict[str, float]] = {}
         for case in p.cases(cases):
-            template = p.template(case)
             with counter(backend) as counts:
-                p.driver.block(template, 3)  # connect pools, start traces: outside the count
+                p.block(case, 3)  # connect pools, start traces: outside the count
                 trips, commands = counts.snapshot()
                 counts.phases.clear()
                 with phases(backend, counts) if backend is not None else nullcontext():
-                    p.driver.block(template, n)
+                    p.block(case, n)
                 after = counts.snapshot()
             row[case] = {
                 "round_trips": (after[0] - trips) / n,

@@ -150,6 +150,8 @@ def _summarise(cells: dict[str, dict[str, inprocess.Cell]], floor: str) -> dict[
                 "ratio": cell.median / floor_us if floor_us else None,
                 "overhead_us": cell.median - floor_us if floor_us is not None else None,
             }
+            if cell.problem:
+                out[name][case]["problem"] = cell.problem
     return out
 
 
