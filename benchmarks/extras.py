@@ -114,8 +114,8 @@ def guard(quick: bool) -> tuple[dict[str, Any] | None, str | None]:
     off = prepare(Contender("guard-off", "asgi", "sessionware", factory(guard=None)), env, loop)
     repeats, block_s = (5, 0.02) if quick else (9, 0.05)
     cells = measure([on, off], ["read", "none-anon"], repeats=repeats, block_s=block_s)
-    deltas = {
-        case: cells["guard-on"][case].median - cells["guard-off"][case].median
+    deltas = {  # paired: guard-on and guard-off blocks ran back to back
+        case: cells["guard-on"][case].over(cells["guard-off"][case])[0]
         for case in ("read", "none-anon")
     }
     out: dict[str, Any] = {

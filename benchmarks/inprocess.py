@@ -378,6 +378,20 @@ class Cell:
     def median(self) -> float:
         return statistics.median(self.samples)
 
+    def over(self, floor: Cell) -> tuple[float, float, float]:
+        """Overhead over ``floor``: median and quartiles of the paired differences.
+
+        Sample r of both cells ran back to back, so each difference compares
+        two blocks that shared the machine's state; the median of those is
+        steadier than the difference of the two medians.
+        """
+        diffs = sorted(a - b for a, b in zip(self.samples, floor.samples, strict=False))
+        if len(diffs) < 4:
+            middle = statistics.median(diffs)
+            return middle, diffs[0], diffs[-1]
+        q1, q2, q3 = statistics.quantiles(diffs, n=4)
+        return q2, q1, q3
+
 
 def measure(
     prepared: list[Prepared],
@@ -401,15 +415,21 @@ def measure(
             cells[p.contender.name][case] = Cell(n=calibrate(p, case, block_s))
             if tick:
                 tick(f"warm {p.contender.name} {case}")
-    for _ in range(repeats):
-        for p in prepared:
-            for case in p.cases(cases):
+    for repeat in range(repeats):
+        # Contenders run back to back on each case, in alternating order, so
+        # sample r of a contender and sample r of the bare app are neighbours
+        # in time: their difference (the overhead) cancels slow drift.
+        order = prepared if repeat % 2 == 0 else prepared[::-1]
+        for case in cases:
+            for p in order:
+                if case not in cells[p.contender.name]:
+                    continue
                 cell = cells[p.contender.name][case]
                 gc.collect()
                 spent = p.block(case, cell.n)
                 cell.samples.append(spent / cell.n / 1000)
             if tick:
-                tick(f"time {p.contender.name}")
+                tick(f"time {case} (repeat {repeat + 1})")
     for p in prepared:  # still answering properly after thousands of requests?
         for case in p.cases(cases):
             try:

@@ -141,14 +141,17 @@ def _summarise(cells: dict[str, dict[str, inprocess.Cell]], floor: str) -> dict[
     for name, row in cells.items():
         out[name] = {}
         for case, cell in row.items():
-            floor_us = base[case].median if case in base else None
+            floor_cell = base.get(case)
+            over, q1, q3 = cell.over(floor_cell) if floor_cell else (None, None, None)
             out[name][case] = {
                 "median_us": cell.median,
                 "min_us": min(cell.samples),
                 "samples": [round(s, 3) for s in cell.samples],
                 "n": cell.n,
-                "ratio": cell.median / floor_us if floor_us else None,
-                "overhead_us": cell.median - floor_us if floor_us is not None else None,
+                "ratio": cell.median / floor_cell.median if floor_cell else None,
+                "overhead_us": over,
+                "overhead_q1_us": q1,
+                "overhead_q3_us": q3,
             }
             if cell.problem:
                 out[name][case]["problem"] = cell.problem
@@ -234,7 +237,7 @@ def _run_sections(
                     group = [p for p in prepared if p.contender.protocol == protocol]
                     if not any(p.contender.family == "floor" for p in group):
                         continue
-                    progress.add(len(group) * (len(cases) + repeats))
+                    progress.add(len(group) * len(cases) + repeats * len(cases))
                     cells = inprocess.measure(
                         group, cases, repeats=repeats, block_s=block_s, tick=progress.tick
                     )
