@@ -16,7 +16,7 @@ it by itself at that moment (Redis TTL, SQL sweep, memory heap).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -43,7 +43,8 @@ PATCHABLE = frozenset(
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 # The C scanner behind ``json.loads``, called directly: it skips the wrapper's
 # type checks and whitespace regexes (about 0.75 us per value against 2.8 us).
-_SCAN = json.JSONDecoder().scan_once
+# (typeshed does not declare ``scan_once``, an attribute every JSONDecoder has.)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def encode(value: Any) -> str:
