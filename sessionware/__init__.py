@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .asgi import SessionMiddleware
 from .backends import MemoryBackend
-from .config import SessionConfig
+from .config import GuardConfig, SessionConfig
 from .core import Engine, RequestFacts
 from .errors import (
     BackendError,
@@ -35,6 +35,7 @@ __all__ = [
     "ConfigError",
     "Engine",
     "Event",
+    "GuardConfig",
     "InvalidToken",
     "MemoryBackend",
     "MissingExtra",

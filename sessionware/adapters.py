@@ -1,34 +1,67 @@
-"""What the ASGI and WSGI adapters share: construction, reporting, canned replies."""
+"""What the ASGI and WSGI adapters share: construction, reporting, canned replies.
+
+The guard hooks live here too, so each adapter calls them in a line or two:
+:meth:`Shared.blocked` before the engine runs, :meth:`Shared.forged` once
+the session is known, :meth:`Shared.flooded` before a commit's ops are
+applied, and :meth:`Shared.report` (which feeds every bad event to the
+guard) wherever events come out.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
+from .clientip import ClientResolver
 from .config import SessionConfig
-from .core import Engine
-from .errors import ConfigError
-from .events import Event, emit
+from .core import Commit, Engine, RequestFacts
+from .csrf import UNSAFE_METHODS, CsrfPolicy
+from .errors import BackendError, ConfigError
+from .events import Event, EventSink, emit
+from .guard import Guard
+from .records import Create, Record, Touch
+from .session import Session
 
 if TYPE_CHECKING:
-    from .integrations.migrate import Migrator
+    from .integrations.migrate import Found, Migrator
 
-__all__ = ["Shared", "build"]
+__all__ = ["Refusal", "Shared", "build"]
 
 log = logging.getLogger("sessionware")
 
 BAD_REQUEST = (400, b"Bad request: session IDs are accepted only in the session cookie.\n")
 UNAVAILABLE = (503, b"Session store unavailable; please retry shortly.\n")
 TOO_LARGE = (500, b"Internal error: session data too large.\n")
+TOO_MANY = (429, b"Too many requests; retry later.\n")
+FORBIDDEN = (403, b"Forbidden: cross-site request refused.\n")
+
+
+class Refusal(NamedTuple):
+    """A canned reply the guard chose instead of the app's response."""
+
+    status: int
+    body: bytes
+    retry_after: int | None = None
 
 
 class Shared:
     """Config, engine and backend of one middleware instance."""
 
-    __slots__ = ("backend", "config", "engine", "legacy", "on_event")
+    __slots__ = (
+        "backend",
+        "clients",
+        "config",
+        "csrf",
+        "engine",
+        "guard",
+        "legacy",
+        "on_event",
+        "touch",
+    )
 
     def __init__(
         self,
@@ -43,11 +76,147 @@ class Shared:
         self.on_event = config.on_event
         #: Legacy signed-cookie migration (``migrate_from=``), or None.
         self.legacy = legacy
+        self.clients = ClientResolver(config.trusted_proxies)
+        self.guard = None if config.guard is None else Guard(config.guard, self.engine.clock)
+        self.csrf = CsrfPolicy(config.allowed_origins) if config.csrf else None
+        #: Slide expiry inside the read when the backend can (one round trip).
+        self.touch: Touch | None = None
+        if _accepts_touch(backend):
+            self.touch = Touch(config.touch_s, config.idle_s, config.remember_s)
 
-    def report(self, events: Iterable[Event]) -> None:
-        """Send events to the security logger and the configured callback."""
+    def load(self, key: str) -> tuple[Record | None, bool]:
+        """``(record, unavailable)``: the stored session, read on the sync face."""
+        now = self.engine.clock()
+        try:
+            if self.touch is None:
+                return self.backend.load(key, now), False
+            return self.backend.load(key, now, self.touch), False  # type: ignore[call-arg]
+        except BackendError:
+            return None, True
+
+    async def aload(self, key: str) -> tuple[Record | None, bool]:
+        """``(record, unavailable)``: the stored session, read on the async face."""
+        now = self.engine.clock()
+        try:
+            if self.touch is None:
+                return await self.backend.aload(key, now), False
+            return await self.backend.aload(key, now, self.touch), False  # type: ignore[call-arg]
+        except BackendError:
+            return None, True
+
+    def report(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
+        """Send events to the security logger and the callback, and count the bad ones.
+
+        ``facts`` lets the guard count a stale cookie repeated by parallel
+        requests once (a salted in-process hash; the value is never stored).
+        """
+        events = tuple(events)
         for event in events:
             emit(event, self.on_event)
+        if self.guard is not None:
+            repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
+            for alarm in self.guard.observe(events, repeat):
+                emit(alarm, self.on_event)
+
+    async def areport(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
+        """:meth:`report` for ASGI: a shared (Redis) guard counter is awaited."""
+        events = tuple(events)
+        for event in events:
+            emit(event, self.on_event)
+        if self.guard is not None:
+            repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
+            for alarm in await self.guard.aobserve(events, repeat):
+                emit(alarm, self.on_event)
+
+    def token_sink(self, service_sink: EventSink | None) -> EventSink | None:
+        """The ``on_event`` for the bearer gate: the config's callback, plus the guard.
+
+        The token layer logs its own events and calls its service's callback;
+        this sink passes them to the middleware's callback (unless it is that
+        same callback) and counts invalid tokens against the client (AN-01).
+        """
+        guard, callback = self.guard, self.on_event
+        if guard is None:
+            return callback
+
+        def sink(event: Event) -> None:
+            if callback is not None and callback is not service_sink:
+                callback(event)
+            for alarm in guard.observe((event,)):
+                emit(alarm, callback)
+
+        return sink
+
+    def refresh_observer(self, event: Event) -> None:
+        """Counts refresh tokens refused or reused at the refresh endpoint.
+
+        Access tokens refused by the bearer gate already reach the guard
+        through :meth:`token_sink`; this catches the refresh side only, so
+        nothing is counted twice.
+        """
+        refresh = event.kind == "token_reuse" or (
+            event.kind == "token_invalid" and event.detail.get("token") == "refresh"
+        )
+        if refresh and self.guard is not None:
+            for alarm in self.guard.observe((event,)):
+                emit(alarm, self.on_event)
+
+    def blocked(self, facts: RequestFacts) -> Refusal | None:
+        """429 for a client the guard blocked; runs before the engine and the backend."""
+        guard = self.guard
+        if guard is None:
+            return None
+        wait = guard.retry_after(facts.client)
+        return Refusal(*TOO_MANY, wait) if wait else None
+
+    def forged(
+        self,
+        facts: RequestFacts,
+        session: Session,
+        *,
+        websocket: bool = False,
+        legacy: Found | None = None,
+    ) -> Refusal | None:
+        """403 for a cross-site unsafe request on a live session (CS-01).
+
+        A verified legacy cookie being migrated (``legacy``) is a live
+        session too: it carries the user's authority just the same.
+        """
+        csrf = self.csrf
+        if csrf is None:
+            return None
+        if session._record is None and (legacy is None or legacy.data is None):
+            return None
+        if not websocket and facts.method not in UNSAFE_METHODS:
+            return None  # the common case, decided without a call
+        event = csrf.check(facts, websocket=websocket)
+        if event is None:
+            return None
+        self.report([event])
+        return Refusal(*FORBIDDEN)
+
+    def flooded(self, commit: Commit, facts: RequestFacts) -> Refusal | None:
+        """429 instead of applying a commit that creates sessions past the client's limit."""
+        if self.guard is None:
+            return None
+        creations = sum(isinstance(op, Create) and op.replaces is None for op in commit.ops)
+        if not creations:
+            return None
+        wait, event = self.guard.admit(facts.client, creations)
+        if event is not None:
+            self.report([event])
+        return Refusal(*TOO_MANY, wait) if wait else None
+
+
+def _accepts_touch(backend: Backend) -> bool:
+    """True when both load faces take ``touch`` (a subclass may override them without)."""
+    if not getattr(backend, "touches_on_load", False):
+        return False
+    try:
+        faces = (inspect.signature(backend.load), inspect.signature(backend.aload))
+    except (TypeError, ValueError):
+        return False
+    return all("touch" in face.parameters for face in faces)
 
 
 def build(

@@ -17,8 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
+from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
+from .clientip import ClientResolver
 from .config import SessionConfig
 from .core import RequestFacts
 from .errors import BackendError, SessionDataTooLarge
@@ -43,24 +44,67 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("sessionware")
 
 
-def _facts(scope: Scope) -> RequestFacts:
-    cookie: str | None = None
-    agent = ""
+#: Headers _facts keeps (one dict lookup per header; repeats are joined).
+_WANTED = frozenset(
+    {
+        b"cookie",
+        b"user-agent",
+        b"host",
+        b"origin",
+        b"sec-fetch-site",
+        b"x-forwarded-for",
+        b"forwarded",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+    }
+)
+
+
+def _facts(scope: Scope, clients: ClientResolver) -> RequestFacts:
+    seen: dict[bytes, str] = {}
     for name, value in scope.get("headers", ()):
-        if name == b"cookie":
+        if name in _WANTED:
             text = value.decode("latin-1")
-            cookie = text if cookie is None else f"{cookie}; {text}"
-        elif name == b"user-agent":
-            agent = value.decode("latin-1")
+            if name in seen:
+                text = f"{seen[name]}{'; ' if name == b'cookie' else ', '}{text}"
+            seen[name] = text
     client = scope.get("client")
+    peer = client[0] if client else None
+    scheme = scope.get("scheme", "http")
+    host = seen.get(b"host", "")
+    if clients.active and peer is not None and clients.trusted(peer):
+        peer_client, scheme, host = clients.resolve(
+            peer,
+            scheme,
+            host,
+            seen.get(b"x-forwarded-for"),
+            seen.get(b"forwarded"),
+            seen.get(b"x-forwarded-proto"),
+            seen.get(b"x-forwarded-host"),
+        )
+    else:
+        peer_client = peer
     return RequestFacts(
         method=scope.get("method", "GET"),
         path=scope.get("path", "/"),
         query=scope.get("query_string", b"").decode("latin-1"),
-        cookie=cookie,
-        client=client[0] if client else None,
-        user_agent=agent,
+        cookie=seen.get(b"cookie"),
+        client=peer_client,
+        user_agent=seen.get(b"user-agent", ""),
+        peer=peer,
+        scheme=scheme,
+        host=host,
+        origin=seen.get(b"origin"),
+        sec_fetch_site=seen.get(b"sec-fetch-site"),
     )
+
+
+async def _refuse(send: Send, refusal: Refusal, websocket: bool = False) -> None:
+    if websocket:
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    extra = [] if refusal.retry_after is None else [(b"retry-after", b"%d" % refusal.retry_after)]
+    await _reply(send, refusal.status, refusal.body, extra)
 
 
 async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
@@ -115,7 +159,10 @@ class SessionMiddleware:
         if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
             from .token_transport import bearer_gate
 
-            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
+            sink = self._shared.token_sink(getattr(tokens, "on_event", None))
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
+            if tokens is not None and self._shared.guard is not None:
+                tokens.add_observer(self._shared.refresh_observer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -123,13 +170,16 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         shared, engine = self._shared, self.engine
-        facts = _facts(scope)
+        facts = _facts(scope, shared.clients)
+        if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
+            await _refuse(send, refusal, kind == "websocket")
+            return
         legacy, found = shared.legacy, None
         if legacy is not None:
             facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
-            shared.report(begin.events)
+            await shared.areport(begin.events)
         if begin.status is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -137,24 +187,28 @@ class SessionMiddleware:
                 await _reply(send, *BAD_REQUEST, [])
             return
         bearer = self._bearer  # token mode: a Bearer request never reaches the cookie path
-        if bearer is not None and await bearer.serve_asgi(scope, receive, send, self.app):
+        if bearer is not None and await bearer.serve_asgi(
+            scope, receive, send, self.app, facts.client
+        ):
             return
-        record = None
-        unavailable = False
+        record, unavailable = None, False
         if begin.key is not None:
-            try:
-                record = await shared.backend.aload(begin.key, engine.clock())
-            except BackendError:
-                unavailable = True
+            record, unavailable = await shared.aload(begin.key)
         session = engine.resume(
             begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
         )
         if session._events:
-            shared.report(session._events)
+            await shared.areport(session._events, facts)
             session._events.clear()
+        websocket = kind == "websocket"
+        if (
+            refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
+        ) is not None:
+            await _refuse(send, refusal, websocket)
+            return
         if found is not None and legacy is not None:
             await legacy.aadopt(found, session, shared.backend, engine.clock())
-            shared.report(found.events)
+            await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -177,11 +231,15 @@ class SessionMiddleware:
                 await _reply(send, *TOO_LARGE, [])
                 return
             result = APPLIED
+            if commit.ops and (refusal := shared.flooded(commit, facts)) is not None:
+                swallow = True
+                await _refuse(send, refusal)
+                return
             if commit.ops:
                 try:
                     result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
-                    shared.report(
+                    await shared.areport(
                         [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
                     )
                     swallow = True
@@ -189,7 +247,7 @@ class SessionMiddleware:
                     return
             headers, events = engine.finish(commit, result, facts)
             if events:
-                shared.report(events)
+                await shared.areport(events)
             if found is not None and legacy is not None:
                 headers = legacy.with_headers(found, commit.sets_cookie, headers)
             await send(_with_headers(message, headers) if headers else message)

@@ -18,8 +18,9 @@ from .errors import ConfigError
 
 if TYPE_CHECKING:
     from .events import Event
+    from .guardstate import SharedCounter
 
-__all__ = ["Duration", "SessionConfig"]
+__all__ = ["Duration", "GuardConfig", "SessionConfig", "normalize_origin"]
 
 Duration = float | int | timedelta
 SameSite = Literal["lax", "strict", "none"]
@@ -42,6 +43,83 @@ def _seconds(name: str, value: Duration | None, *, optional: bool = False) -> fl
     if not seconds > 0 or seconds != seconds or seconds == float("inf"):
         raise ConfigError(f"{name} must be a positive, finite duration, got {value!r}")
     return seconds
+
+
+def normalize_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` lowercased, default port dropped; None if not an origin.
+
+    Browsers serialize ``Origin`` this way already (RFC 6454 §6.1); normalizing
+    both sides lets ``allowed_origins`` be written by hand without surprises.
+    """
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    if not sep or scheme not in ("http", "https") or not rest or "/" in rest:
+        return None
+    if any(c in rest for c in " \t\r\n@?#"):
+        return None
+    default = ":443" if scheme == "https" else ":80"
+    if rest.endswith(default):
+        rest = rest[: -len(default)]
+    return f"{scheme}://{rest}"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardConfig:
+    """Thresholds of the attack guard (:mod:`sessionware.guard`).
+
+    The defaults stop an ID-guessing or forged-cookie run within seconds
+    while leaving room for real users: a browser whose session expired sends
+    its stale cookie on a burst of parallel requests, and repeats of one value
+    count once (AN-01).  ``SessionConfig(guard=None)`` turns the guard off.
+
+    :param bad_limit: bad events (forged, unknown, expired, URL-borne IDs,
+        duplicate cookies, invalid tokens) one client may cause per ``bad_window``.
+    :param block_for: how long a client past ``bad_limit`` is answered 429.
+    :param create_limit: new sessions (anonymous or login) per client per
+        ``create_window``; beyond it the response is 429 and nothing is stored.
+    :param max_clients: entries per table (counters, blocks); the oldest go
+        first, so memory stays bounded under address-cycling floods (AN-06).
+    :param ipv6_prefix: IPv6 clients are counted per network of this size,
+        since one host usually owns a whole /64.
+    :param global_limit: bad events from all clients together per
+        ``bad_window`` that raise one ``brute_force`` event with
+        ``scope=global`` (a distributed attack no single client trips);
+        None disables it.
+    :param shared: a :class:`~sessionware.guardstate.RedisGuardState` (or
+        any :class:`~sessionware.guardstate.SharedCounter`) so every app
+        server counts bad events and blocks together.
+
+    .. versionadded:: 0.1
+    """
+
+    bad_limit: int = 20
+    bad_window: Duration = 60
+    block_for: Duration = 300
+    create_limit: int = 60
+    create_window: Duration = 60
+    max_clients: int = 100_000
+    ipv6_prefix: int = 64
+    global_limit: int | None = 1000
+    shared: SharedCounter | None = field(default=None, compare=False)
+
+    bad_window_s: float = field(init=False, repr=False, compare=False)
+    block_s: float = field(init=False, repr=False, compare=False)
+    create_window_s: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "bad_window_s", _seconds("bad_window", self.bad_window))
+        set_(self, "block_s", _seconds("block_for", self.block_for))
+        set_(self, "create_window_s", _seconds("create_window", self.create_window))
+        for name in ("bad_limit", "create_limit", "max_clients"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"guard {name} must be a positive integer, got {value!r}")
+        if self.global_limit is not None and (
+            isinstance(self.global_limit, bool) or self.global_limit < 1
+        ):
+            raise ConfigError("guard global_limit must be None or a positive integer")
+        if not 16 <= self.ipv6_prefix <= 128:
+            raise ConfigError(f"guard ipv6_prefix must be 16..128, got {self.ipv6_prefix!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +155,12 @@ class SessionConfig:
     clear_site_data: bool = False
     #: Called with every security :class:`~sessionware.events.Event`.
     on_event: Callable[[Event], None] | None = None
+    #: Brute-force and flood thresholds; None turns the guard off.
+    guard: GuardConfig | None = GuardConfig()
+    #: Refuse cross-site unsafe requests on a live session (CS-01, 403).
+    csrf: bool = True
+    #: Origins besides the request's own allowed to send unsafe requests.
+    allowed_origins: Sequence[str] = ()
 
     idle_s: float = field(init=False, repr=False, compare=False)
     absolute_s: float = field(init=False, repr=False, compare=False)
@@ -146,6 +230,19 @@ class SessionConfig:
             except ValueError as exc:
                 raise ConfigError(f"trusted_proxies: {cidr!r} is not an IP or CIDR") from exc
         set_(self, "trusted_proxies", tuple(self.trusted_proxies))
+        if self.guard is not None and not isinstance(self.guard, GuardConfig):
+            raise ConfigError(f"guard must be a GuardConfig or None, got {self.guard!r}")
+        if isinstance(self.allowed_origins, str):
+            raise ConfigError("allowed_origins must be a list of origins, not one string")
+        origins = []
+        for origin in self.allowed_origins:
+            normal = normalize_origin(origin)
+            if normal is None:
+                raise ConfigError(
+                    f"allowed_origins: {origin!r} is not an origin like 'https://example.com'"
+                )
+            origins.append(normal)
+        set_(self, "allowed_origins", tuple(origins))
 
     def _check_timeouts(self) -> None:
         if self.idle_s > self.absolute_s:

@@ -40,6 +40,7 @@ from .config import SessionConfig
 from .cookies import MAX_HEADER, CookieWriter, read_session_cookies
 from .errors import SessionDataTooLarge
 from .events import Event
+from .fingerprint import binding_event, fingerprint
 from .ids import IdCodec, new_handle, new_id
 from .records import ApplyResult, Create, Delete, Op, Patch, Record
 from .session import Session, entry_size
@@ -66,8 +67,17 @@ class RequestFacts:
     path: str = "/"
     query: str = ""
     cookie: str | None = None
+    #: The client after trusted-proxy resolution (what events and counters use).
     client: str | None = None
     user_agent: str = ""
+    #: The TCP peer (a proxy, when ``client`` came from forwarding headers).
+    peer: str | None = None
+    #: ``http``/``https`` (``ws``/``wss``) as the client used it, and its Host.
+    scheme: str = "http"
+    host: str = ""
+    #: CSRF signals (CS-01): the ``Origin`` and ``Sec-Fetch-Site`` headers.
+    origin: str | None = None
+    sec_fetch_site: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +204,10 @@ class Engine:
                     Event("expired", facts.client, record.handle, record.user_id)
                 )
                 return session
+            if cfg.binding != "off" and "fp" in record.info:
+                event = binding_event(record, facts.client, facts.user_agent, cfg.binding)
+                if event is not None:
+                    return self._mismatch(record, event, read_only)
             session = Session(record, limit=cfg.max_data_bytes, read_only=read_only)
             session._presented = True
             return session
@@ -206,6 +220,18 @@ class Engine:
             else:
                 kind = "logout_replay" if begin.key in self._ended else "unknown_id"
                 session._events.append(Event(kind, facts.client))
+        return session
+
+    def _mismatch(self, record: Record, event: Event, read_only: bool) -> Session:
+        """Binding broke (AN-03); under ``"revoke"`` the session ends like an expired one."""
+        limit = self.config.max_data_bytes
+        if self.config.binding == "revoke":
+            session = Session(limit=limit, read_only=read_only)
+            session._key = record.key  # the commit deletes it and expires the cookie
+        else:
+            session = Session(record, limit=limit, read_only=read_only)
+        session._presented = True
+        session._events.append(event)
         return session
 
     # -- step 3 --------------------------------------------------------------------
@@ -401,7 +427,7 @@ class Engine:
             user_id=user_id,
             remember=remember,
             data=data,
-            info={"ip": facts.client or "", "agent": describe_agent(facts.user_agent)},
+            info=_info(facts, user_id),
         ), session_id
 
     def _cookie_for(self, record: Record, session_id: str, now: float) -> str:
@@ -418,6 +444,13 @@ class Engine:
             size += entry_size(key, text)
         if size > self.config.max_data_bytes:
             raise SessionDataTooLarge(size, self.config.max_data_bytes)
+
+
+def _info(facts: RequestFacts, user_id: str | None) -> dict[str, str]:
+    info = {"ip": facts.client or "", "agent": describe_agent(facts.user_agent)}
+    if user_id is not None:
+        info["fp"] = fingerprint(facts.client, facts.user_agent)  # binding starts at login
+    return info
 
 
 def _vary_only(session: Session) -> Commit:

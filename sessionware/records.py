@@ -27,6 +27,7 @@ __all__ = [
     "Op",
     "Patch",
     "Record",
+    "Touch",
     "decode",
     "encode",
 ]
@@ -144,6 +145,34 @@ class Delete:
 
 
 Op: TypeAlias = Create | Patch | Delete
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """Slide a record's idle deadline while loading it, in the same round trip.
+
+    Passed to ``load``/``aload`` of backends whose ``touches_on_load`` is
+    true.  When the loaded record is live, was last active ``after`` seconds
+    ago or more, and is still within its idle limit (``idle``, or
+    ``remember_idle`` for remember-me records), the backend sets
+    ``last_active = now`` and ``expires_at = min(now + idle, absolute_at)``
+    before returning it.  A read that slides the expiry is then one round
+    trip instead of a read plus a write (EX-06).
+    """
+
+    after: float
+    idle: float
+    remember_idle: float
+
+    def due(self, record: Record, now: float) -> bool:
+        """True when ``record`` should be touched at ``now``."""
+        idle = self.remember_idle if record.remember else self.idle
+        return now - record.last_active >= self.after and now < record.last_active + idle
+
+    def deadline(self, record: Record, now: float) -> float:
+        """The new ``expires_at`` of a touched record."""
+        idle = self.remember_idle if record.remember else self.idle
+        return min(now + idle, record.absolute_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ text that was loaded or assigned.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,13 +26,15 @@ from .records import Record, decode, encode
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["Intent", "Session"]
+__all__ = ["CSRF_KEY", "Intent", "Session"]
 
 Intent = Literal["login", "logout", "regenerate", "clear"]
 _MUTABLE = (list, dict)
 _EMPTY: Mapping[str, str] = {}
 #: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
 _PER_KEY = 4
+#: Where :meth:`Session.csrf_token` keeps the synchronizer token.
+CSRF_KEY = "_csrf_token"
 
 
 def entry_size(key: str, text: str) -> int:
@@ -211,6 +214,8 @@ class Session(dict[str, Any]):
         the cookie persistent with the longer remember-me limits.
         """
         self.mark_modified()
+        if dict.__contains__(self, CSRF_KEY):
+            del self[CSRF_KEY]
         self._intent = "login"
         self._login = (str(user_id), remember)
 
@@ -224,6 +229,23 @@ class Session(dict[str, Any]):
         self.mark_modified()
         if self._intent is None:
             self._intent = "regenerate"
+
+    def csrf_token(self) -> str:
+        """This session's synchronizer token for forms and ``X-CSRF-Token`` (CS-01).
+
+        Created on first use (which writes the session) and stable for the
+        session's life; ``login()`` drops it, so a token known before
+        authentication (a fixed or tossed session) is useless after it.
+        Check it with :func:`sessionware.csrf.verify_csrf`.
+
+        .. versionadded:: 0.1
+        """
+        self.accessed = True
+        token = dict.get(self, CSRF_KEY)
+        if not isinstance(token, str):
+            token = secrets.token_urlsafe(32)
+            self[CSRF_KEY] = token
+        return token
 
     # -- read-only facts -----------------------------------------------------------
 

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .backends.base import Backend
-from .records import ApplyResult, Op, Record
+from .records import ApplyResult, Op, Record, Touch
 
 __all__ = ["CountingBackend", "FakeClock"]
 
@@ -35,6 +35,7 @@ class CountingBackend:
 
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
+        self.touches_on_load = bool(getattr(inner, "touches_on_load", False))
         self.calls: Counter[str] = Counter()
         self.applied: list[Sequence[Op]] = []
 
@@ -42,9 +43,11 @@ class CountingBackend:
     def total(self) -> int:
         return sum(self.calls.values())
 
-    def load(self, key: str, now: float) -> Record | None:
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         self.calls["load"] += 1
-        return self.inner.load(key, now)
+        if touch is None:
+            return self.inner.load(key, now)
+        return self.inner.load(key, now, touch)  # type: ignore[call-arg]
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         self.calls["load_handle"] += 1
@@ -62,9 +65,11 @@ class CountingBackend:
     def close(self) -> None:
         self.inner.close()
 
-    async def aload(self, key: str, now: float) -> Record | None:
+    async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         self.calls["load"] += 1
-        return await self.inner.aload(key, now)
+        if touch is None:
+            return await self.inner.aload(key, now)
+        return await self.inner.aload(key, now, touch)  # type: ignore[call-arg]
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
         self.calls["load_handle"] += 1

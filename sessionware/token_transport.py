@@ -189,26 +189,31 @@ class BearerGate:
             return ""  # anonymous token session
         return found
 
-    async def serve_asgi(self, scope: Any, receive: Any, send: Any, app: Any) -> bool:
-        """Handle ``scope`` if it is a token request; False sends it down the cookie path."""
+    async def serve_asgi(
+        self, scope: Any, receive: Any, send: Any, app: Any, client: str | None = None
+    ) -> bool:
+        """Handle ``scope`` if it is a token request; False sends it down the cookie path.
+
+        ``client`` is the address after trusted proxies (the peer when omitted).
+        """
         values = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"authorization"]
         found = self._decide(values)
         if found is None:
             return False
-        client = scope.get("client")
+        if client is None:
+            peer = scope.get("client")
+            client = peer[0] if peer else None
         reply = found if isinstance(found, _Reply) else None
         session = TokenSession()
         if isinstance(found, str) and found:
             try:
                 session = TokenSession(
-                    await self.service.averify(
-                        found, client=client[0] if client else None, on_event=self._on_event
-                    )
+                    await self.service.averify(found, client=client, on_event=self._on_event)
                 )
             except InvalidToken as exc:
                 reply = _invalid(exc.reason)
             except BackendError as exc:
-                reply = self._down(client[0] if client else None, exc)
+                reply = self._down(client, exc)
         if reply is None:
             scope["session"] = session
             await app(scope, receive, send)
@@ -221,7 +226,12 @@ class BearerGate:
         return True
 
     def serve_wsgi(
-        self, environ: dict[str, Any], start_response: Any, app: Any, key: str
+        self,
+        environ: dict[str, Any],
+        start_response: Any,
+        app: Any,
+        key: str,
+        client: str | None = None,
     ) -> Iterable[bytes] | None:
         """WSGI twin of :meth:`serve_asgi`; None sends the request down the cookie path."""
         header = environ.get("HTTP_AUTHORIZATION")
@@ -230,7 +240,8 @@ class BearerGate:
             return None
         reply = found if isinstance(found, _Reply) else None
         session = TokenSession()
-        client = environ.get("REMOTE_ADDR")
+        if client is None:
+            client = environ.get("REMOTE_ADDR")
         if isinstance(found, str) and found:
             try:
                 session = TokenSession(

@@ -139,6 +139,7 @@ class TokenService:
             max_bytes=settings.max_token_bytes,
         )
         self._live = LiveCache(settings.revocation_cache_ttl)
+        self._observers: list[EventSink] = []
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWK Set (EdDSA/ES256 only), to publish for other verifiers."""
@@ -373,6 +374,20 @@ class TokenService:
 
     # -- events ------------------------------------------------------------------
 
+    def add_observer(self, sink: EventSink) -> None:
+        """Also hand every token event to ``sink`` (a middleware's guard, metrics).
+
+        A middleware built with ``tokens=`` registers its guard here, so refresh
+        tokens refused or reused at the refresh endpoint count against the
+        client like bad cookies do (AN-01).
+        """
+        self._observers.append(sink)
+
+    def _publish(self, event: Event) -> None:
+        emit(event, self.on_event)
+        for sink in self._observers:
+            _notify(sink, event)
+
     def _event(
         self, kind: str, client: str | None, record: Record, now: float, **detail: Any
     ) -> None:
@@ -385,7 +400,7 @@ class TokenService:
             detail=detail,
             time=now,
         )
-        emit(event, self.on_event)
+        self._publish(event)
 
     def _refused(
         self,
@@ -409,7 +424,7 @@ class TokenService:
             detail={"reason": reason, "token": kind},
             time=now,
         )
-        emit(event, self.on_event)
+        self._publish(event)
         if sink is not None and sink is not self.on_event:
             _notify(sink, event)
         return InvalidToken(reason)

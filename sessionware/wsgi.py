@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Shared, build
+from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
+from .clientip import ClientResolver
 from .config import SessionConfig
 from .core import RequestFacts
 from .errors import BackendError, SessionDataTooLarge
@@ -36,15 +37,42 @@ WSGIApp: TypeAlias = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 log = logging.getLogger("sessionware")
 
 
-def _facts(environ: dict[str, Any]) -> RequestFacts:
+def _facts(environ: dict[str, Any], clients: ClientResolver) -> RequestFacts:
+    get = environ.get
+    peer = get("REMOTE_ADDR") or None
+    scheme = get("wsgi.url_scheme", "http")
+    host = get("HTTP_HOST") or _server_host(environ)
+    if clients.active and peer is not None and clients.trusted(peer):
+        client, scheme, host = clients.resolve(
+            peer,
+            scheme,
+            host,
+            get("HTTP_X_FORWARDED_FOR"),
+            get("HTTP_FORWARDED"),
+            get("HTTP_X_FORWARDED_PROTO"),
+            get("HTTP_X_FORWARDED_HOST"),
+        )
+    else:
+        client = peer
     return RequestFacts(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=environ.get("PATH_INFO", "/"),
-        query=environ.get("QUERY_STRING", ""),
-        cookie=environ.get("HTTP_COOKIE"),
-        client=environ.get("REMOTE_ADDR"),
-        user_agent=environ.get("HTTP_USER_AGENT", ""),
+        method=get("REQUEST_METHOD", "GET"),
+        path=get("PATH_INFO", "/"),
+        query=get("QUERY_STRING", ""),
+        cookie=get("HTTP_COOKIE"),
+        client=client,
+        user_agent=get("HTTP_USER_AGENT", ""),
+        peer=peer,
+        scheme=scheme,
+        host=host,
+        origin=get("HTTP_ORIGIN"),
+        sec_fetch_site=get("HTTP_SEC_FETCH_SITE"),
     )
+
+
+def _server_host(environ: dict[str, Any]) -> str:
+    name = environ.get("SERVER_NAME", "")
+    port = str(environ.get("SERVER_PORT", ""))
+    return f"{name}:{port}" if name and port else name
 
 
 def _status_code(status: str) -> int:
@@ -107,11 +135,16 @@ class WSGISessionMiddleware:
         if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
             from .token_transport import bearer_gate
 
-            self._bearer = bearer_gate(tokens, transport, self._shared.report, self.config.on_event)
+            sink = self._shared.token_sink(getattr(tokens, "on_event", None))
+            self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
+            if tokens is not None and self._shared.guard is not None:
+                tokens.add_observer(self._shared.refresh_observer)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self._shared, self.engine
-        facts = _facts(environ)
+        facts = _facts(environ, shared.clients)
+        if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
+            return _refuse(start_response, refusal)
         legacy, found = shared.legacy, None
         if legacy is not None:
             facts, found = legacy.screen(facts)
@@ -121,20 +154,20 @@ class WSGISessionMiddleware:
         if begin.status is not None:
             return _reply(start_response, *BAD_REQUEST, [])
         if self._bearer is not None:  # token mode: a Bearer request never reaches the cookie path
-            served = self._bearer.serve_wsgi(environ, start_response, self.app, ENVIRON_KEY)
+            served = self._bearer.serve_wsgi(
+                environ, start_response, self.app, ENVIRON_KEY, facts.client
+            )
             if served is not None:
                 return served
-        record = None
-        unavailable = False
+        record, unavailable = None, False
         if begin.key is not None:
-            try:
-                record = shared.backend.load(begin.key, engine.clock())
-            except BackendError:
-                unavailable = True
+            record, unavailable = shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
         if session._events:
-            shared.report(session._events)
+            shared.report(session._events, facts)
             session._events.clear()
+        if (refusal := shared.forged(facts, session, legacy=found)) is not None:
+            return _refuse(start_response, refusal)
         if found is not None and legacy is not None:
             legacy.adopt(found, session, shared.backend, engine.clock())
             shared.report(found.events)
@@ -153,6 +186,9 @@ class WSGISessionMiddleware:
                 log.error("session not saved: %s", exc)
                 return self._fail(start_response, TOO_LARGE, [], failure, body)
             result = APPLIED
+            if commit.ops and (refusal := shared.flooded(commit, facts)) is not None:
+                reply = (refusal.status, refusal.body)
+                return self._fail(start_response, reply, _retry(refusal), failure, body)
             if commit.ops:
                 try:
                     result = shared.backend.apply(commit.ops, engine.clock())
@@ -195,10 +231,27 @@ class WSGISessionMiddleware:
         return lambda _chunk: None
 
 
+def _retry(refusal: Refusal) -> list[tuple[str, str]]:
+    return [] if refusal.retry_after is None else [("Retry-After", str(refusal.retry_after))]
+
+
+def _refuse(start_response: StartResponse, refusal: Refusal) -> list[bytes]:
+    return _reply(start_response, refusal.status, refusal.body, _retry(refusal))
+
+
+_REASONS = {
+    400: "Bad Request",
+    403: "Forbidden",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
 def _reply(
     start_response: StartResponse, status: int, body: bytes, extra: list[tuple[str, str]]
 ) -> list[bytes]:
-    reason = {400: "Bad Request", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
+    reason = _REASONS[status]
     start_response(
         f"{status} {reason}",
         [

@@ -7,7 +7,10 @@ sync face for WSGI (``load``, ``apply``...) and an async face for ASGI
 Contract (checked by ``tests/backends/conformance.py`` on every backend):
 
 1. ``load(key, now)`` returns the record stored at ``key`` or None; never a
-   record with ``expires_at <= now`` (EX-05).  It must not write.
+   record with ``expires_at <= now`` (EX-05).  It writes nothing, except that
+   a backend whose ``touches_on_load`` attribute is true also accepts
+   ``load(key, now, touch)`` and then slides a due record's expiry in the
+   same round trip (:class:`~sessionware.records.Touch`).
 2. ``apply(ops, now)`` applies the ops in order as one unit of work (one round
    trip or one transaction where the store allows) with the semantics of
    :class:`~sessionware.records.Create`, ``Patch`` and ``Delete``.
@@ -35,7 +38,7 @@ class SyncBackend(Protocol):
     """The blocking face, used by the WSGI adapter and sync management calls."""
 
     def load(self, key: str, now: float) -> Record | None:
-        """The live record at ``key``, or None."""
+        """The live record at ``key``, or None (see rule 1 for ``touch``)."""
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         """The live record whose public handle is ``handle``, or None."""

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record
+from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Touch
 
 __all__ = ["MemoryBackend"]
 
@@ -48,10 +48,23 @@ class MemoryBackend:
 
     # -- sync face -----------------------------------------------------------
 
-    def load(self, key: str, now: float) -> Record | None:
+    #: ``load`` accepts a :class:`~sessionware.records.Touch` (see the protocol).
+    touches_on_load = True
+
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         record = self._records.get(key)
         if record is None or record.expires_at <= now:
             return None
+        if touch is not None and touch.due(record, now):
+            with self._lock:
+                current = self._records.get(key)
+                if current is not record:
+                    return current if current is not None and current.expires_at > now else None
+                record = record.copy()
+                record.last_active = now
+                record.expires_at = touch.deadline(record, now)
+                self._records[key] = record
+                heapq.heappush(self._heap, (record.expires_at, key))
         return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -105,8 +118,10 @@ class MemoryBackend:
 
     # -- async face: the same work, no I/O to await ----------------------------
 
-    async def aload(self, key: str, now: float) -> Record | None:
-        return self.load(key, now)
+    async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        if touch is None:  # keeps subclasses that override load(key, now) working
+            return self.load(key, now)
+        return self.load(key, now, touch)
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
         return self.load_handle(handle, now)

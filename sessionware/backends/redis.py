@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
-from ..records import ApplyResult, Op, Record
+from ..records import ApplyResult, Op, Record, Touch
 from . import redis_plans as plans
 from .redis_connect import (
     NoScriptError,
@@ -150,8 +150,12 @@ class RedisBackend:
 
     # -- sync face ----------------------------------------------------------------
 
-    def load(self, key: str, now: float) -> Record | None:
-        return self._drive(plans.load(self.layout, key, now))
+    #: ``load`` accepts a :class:`~sessionware.records.Touch`: a read that
+    #: slides the expiry stays one round trip (the ``LOAD_TOUCH`` script).
+    touches_on_load = True
+
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        return self._drive(plans.load(self.layout, key, now, touch))
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         return self._drive(plans.load_handle(self.layout, handle, now))
@@ -213,8 +217,8 @@ class RedisBackend:
 
     # -- async face: the same plans, driven with await -------------------------------
 
-    async def aload(self, key: str, now: float) -> Record | None:
-        return await self._adrive(plans.load(self.layout, key, now))
+    async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        return await self._adrive(plans.load(self.layout, key, now, touch))
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
         return await self._adrive(plans.load_handle(self.layout, handle, now))

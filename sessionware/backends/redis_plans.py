@@ -26,10 +26,20 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
-from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record
+from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Touch
 from .redis_layout import Layout, commit_args, index_deadline, ms, pairs, parse, patch_args
 from .redis_layout import record_fields as fields_of
-from .redis_scripts import BY_USER, COMMIT, CREATE, PATCH, TAKE, UNLINK_HANDLE, USER, LuaScript
+from .redis_scripts import (
+    BY_USER,
+    COMMIT,
+    CREATE,
+    LOAD_TOUCH,
+    PATCH,
+    TAKE,
+    UNLINK_HANDLE,
+    USER,
+    LuaScript,
+)
 
 __all__ = ["Call", "Command", "Plan", "apply", "by_user", "load", "load_handle"]
 
@@ -49,9 +59,15 @@ Command: TypeAlias = tuple[Any, ...] | Call
 Plan: TypeAlias = Generator[list[Command], list[Any], T]
 
 
-def load(layout: Layout, key: str, now: float) -> Plan[Record | None]:
-    """One ``HGETALL``; expiry is checked here, to the microsecond (EX-05)."""
-    (fields,) = yield [("HGETALL", layout.session(key))]
+def load(layout: Layout, key: str, now: float, touch: Touch | None = None) -> Plan[Record | None]:
+    """One ``HGETALL`` (or the ``LOAD_TOUCH`` script that also slides a due
+    session's expiry); expiry is checked here, to the microsecond (EX-05)."""
+    if touch is None:
+        (fields,) = yield [("HGETALL", layout.session(key))]
+    else:
+        args = (repr(now), repr(touch.after), repr(touch.idle), repr(touch.remember_idle))
+        (flat,) = yield [Call(LOAD_TOUCH, (layout.session(key),), args)]
+        fields = pairs(flat) if flat else {}
     return parse(key, fields, now) if fields else None
 
 

@@ -34,7 +34,17 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["BY_USER", "COMMIT", "CREATE", "PATCH", "TAKE", "UNLINK_HANDLE", "USER", "LuaScript"]
+__all__ = [
+    "BY_USER",
+    "COMMIT",
+    "CREATE",
+    "LOAD_TOUCH",
+    "PATCH",
+    "TAKE",
+    "UNLINK_HANDLE",
+    "USER",
+    "LuaScript",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,5 +294,35 @@ UNLINK_HANDLE = LuaScript(
     r"""
 if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
 return 0
+""",
+)
+
+#: KEYS = session; ARGV = now, touch after, idle, remember idle.  ``HGETALL``
+#: that also slides a live, due session's idle deadline (``Touch``), so a read
+#: that touches is still one round trip.  Returns the (updated) hash fields.
+LOAD_TOUCH = LuaScript(
+    "load_touch",
+    r"""
+local now = tonumber(ARGV[1])
+local f = redis.call('HGETALL', KEYS[1])
+local l, e, a, r, li, ei
+for i = 1, #f, 2 do
+  local k = f[i]
+  if k == '_l' then l = tonumber(f[i + 1]); li = i + 1
+  elseif k == '_e' then e = tonumber(f[i + 1]); ei = i + 1
+  elseif k == '_a' then a = tonumber(f[i + 1])
+  elseif k == '_r' then r = f[i + 1] end
+end
+if not (l and e and a) or e <= now then return f end
+local idle = tonumber(ARGV[3])
+if r == '1' then idle = tonumber(ARGV[4]) end
+if now - l < tonumber(ARGV[2]) or now >= l + idle then return f end
+local ne = math.min(now + idle, a)
+local es = string.format('%.6f', ne)
+redis.call('HSET', KEYS[1], '_l', ARGV[1], '_e', es)
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.ceil(ne * 1000)))
+f[li] = ARGV[1]
+f[ei] = es
+return f
 """,
 )

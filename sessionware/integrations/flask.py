@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Backend
 from ..config import SessionConfig
-from ..errors import BackendError, ConfigError, MissingExtra
+from ..errors import ConfigError, MissingExtra
 from ..events import emit
 from ..manager import SessionManager
 from ..records import APPLIED
@@ -185,14 +185,11 @@ class SessionwareInterface(SessionInterface):
     def _open_direct(self, environ: dict[str, Any]) -> Session:
         mw = self.middleware
         engine = mw.engine
-        facts = wsgi_facts(environ)
+        facts = wsgi_facts(environ, mw._shared.clients)
         begin = engine.begin(facts)
         record, unavailable = None, False
         if begin.key is not None:
-            try:
-                record = mw.backend.load(begin.key, engine.clock())
-            except BackendError:
-                unavailable = True
+            record, unavailable = mw._shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
         self._report([*begin.events, *session._events])
         session._events.clear()

@@ -14,15 +14,17 @@ from typing import Any
 
 import pytest
 
-from sessionware.records import ApplyResult, Create, Delete, Op, Patch, Record
+from sessionware.records import ApplyResult, Create, Delete, Op, Patch, Record, Touch
 
 
 class SyncFace:
     def __init__(self, backend: Any) -> None:
         self.b = backend
 
-    def load(self, key: str, now: float) -> Record | None:
-        return self.b.load(key, now)
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        if touch is None:
+            return self.b.load(key, now)
+        return self.b.load(key, now, touch)
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         return self.b.load_handle(handle, now)
@@ -39,8 +41,10 @@ class AsyncFace(SyncFace):
         super().__init__(backend)
         self.loop = loop
 
-    def load(self, key: str, now: float) -> Record | None:
-        return self.loop.run_until_complete(self.b.aload(key, now))
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        if touch is None:
+            return self.loop.run_until_complete(self.b.aload(key, now))
+        return self.loop.run_until_complete(self.b.aload(key, now, touch))
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         return self.loop.run_until_complete(self.b.aload_handle(handle, now))
@@ -247,3 +251,28 @@ class BackendConformance:
         fourth = make_record(now + 5, user="heidi")
         result = face.apply([Create(fourth, max_per_user=2)], now + 5)
         assert result.evicted == (recs[1].handle,)
+
+    def test_load_with_touch_slides_a_due_session(
+        self, face: SyncFace, now: float, backend: Any
+    ) -> None:
+        """A backend that touches on load slides only due, live sessions, in the read (EX-06)."""
+        if not getattr(backend, "touches_on_load", False):
+            pytest.skip("this backend touches at commit instead")
+        touch = Touch(after=60, idle=600, remember_idle=6000)
+        fresh = make_record(now - 30, ttl=600)
+        due = make_record(now - 100, ttl=600)
+        idle_out = make_record(now - 700, ttl=10_000)  # past its idle limit, stored deadline later
+        kept = make_record(now - 100, ttl=600, remember=True, absolute_at=now + 1000)
+        face.apply([Create(r) for r in (fresh, due, idle_out, kept)], now)
+        got = face.load(fresh.key, now, touch)
+        assert got is not None and got.last_active == pytest.approx(now - 30, abs=1e-3)
+        got = face.load(due.key, now, touch)
+        assert got is not None
+        assert got.last_active == pytest.approx(now, abs=1e-3)
+        assert got.expires_at == pytest.approx(now + 600, abs=1e-3)
+        stored = face.load(due.key, now)
+        assert stored is not None and stored.expires_at == pytest.approx(now + 600, abs=1e-3)
+        got = face.load(idle_out.key, now, touch)
+        assert got is not None and got.last_active == pytest.approx(now - 700, abs=1e-3)
+        got = face.load(kept.key, now, touch)
+        assert got is not None and got.expires_at == pytest.approx(now + 1000, abs=1e-3)

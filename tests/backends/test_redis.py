@@ -14,7 +14,7 @@ import redis.asyncio
 from sessionware import SessionManager
 from sessionware.backends import RedisBackend, from_url
 from sessionware.errors import BackendError, BackendUnavailable, ConfigError
-from sessionware.records import Create, Delete, Patch
+from sessionware.records import Create, Delete, Patch, Touch
 
 from .conformance import BackendConformance, make_record
 from .conftest import RedisProcess
@@ -119,6 +119,38 @@ def test_load_and_apply_are_one_round_trip_each(private_redis: RedisProcess) -> 
     asyncio.run(async_face())
     client.close()
     stats.close()
+
+
+def test_a_read_that_slides_the_expiry_is_one_round_trip(private_redis: RedisProcess) -> None:
+    """Loading with a due Touch reads and slides the session in one request (one script)."""
+    url = private_redis.url
+    client = redis.Redis.from_url(url, decode_responses=True, connection_class=CountingConnection)
+    aclient = redis.asyncio.Redis.from_url(
+        url, decode_responses=True, connection_class=CountingAsyncConnection
+    )
+    backend = RedisBackend(None, client=client, aclient=aclient)
+    now = time.time()
+    rec = make_record(now - 120, ttl=600)
+    backend.apply([Create(rec)], now)
+    touch = Touch(after=60, idle=600, remember_idle=6000)
+    backend.load(rec.key, now, touch)  # the first call on a fresh server loads the script
+    later = now + 90
+    CountingConnection.sent = 0
+    got = backend.load(rec.key, later, touch)
+    assert CountingConnection.sent == 1
+    assert got is not None and got.last_active == pytest.approx(later, abs=1e-3)
+    assert client.pttl(f"{backend.layout.session(rec.key)}") > 590_000
+
+    async def async_face() -> None:
+        await backend.aload(rec.key, later)  # open the pooled connection first
+        CountingAsyncConnection.sent = 0
+        got = await backend.aload(rec.key, later + 90, touch)
+        assert CountingAsyncConnection.sent == 1
+        assert got is not None and got.last_active == pytest.approx(later + 90, abs=1e-3)
+        await aclient.aclose()
+
+    asyncio.run(async_face())
+    client.close()
 
 
 def test_scripts_reload_after_script_flush(backend: RedisBackend, redis_url: str) -> None:

@@ -34,3 +34,16 @@ revoked: int = manager.revoke_user("alice", keep=sessions[0].handle if sessions 
 async def view(request: Request) -> PlainTextResponse:
     request.session["n"] = int(request.session.get("n", 0)) + 1
     return PlainTextResponse(str(request.session["n"]))
+
+
+def guarded() -> None:
+    """The "Detecting attacks" example."""
+    from sessionware import GuardConfig
+    from sessionware.metrics import PrometheusEvents
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_keys=[SECRET],
+        guard=GuardConfig(bad_limit=20, block_for=300),
+        on_event=PrometheusEvents(),
+    )
