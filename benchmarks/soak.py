@@ -49,6 +49,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -344,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the report here too")
     args = parser.parse_args(argv)
+    # A SIGTERM unwinds like an exception, so the servers we started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     opts = Options(
         duration=args.duration,
         users=args.users,
