@@ -226,6 +226,16 @@ async def _load(opts: Options, url: str, outage: Outage, tally: Tally, redis: An
     return time.monotonic() - t0
 
 
+def _trace(rss: list[tuple[float, int]], duration: float) -> dict[str, int]:
+    """RSS at about ten evenly spaced moments of the run (``second -> KiB``)."""
+    step = max(duration / 10, 1.0)
+    marks: dict[str, int] = {}
+    for t, kib in rss:
+        mark = int(t // step * step)
+        marks.setdefault(str(mark), kib)
+    return marks
+
+
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -315,6 +325,7 @@ def run(opts: Options) -> dict[str, Any]:
             "max": round(max(lat, default=0.0) * 1000, 2),
         },
         "server_rss_kib": {"start": rss[0][1], "warm": warm, "end": rss[-1][1]},
+        "server_rss_trace_kib": _trace(rss, opts.duration),
         "server_tracebacks": log.count("Traceback"),
         "server_events": dict(events.most_common()),
         "redis_keys_left": keys_left,
