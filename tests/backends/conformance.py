@@ -252,12 +252,15 @@ class BackendConformance:
         result = face.apply([Create(fourth, max_per_user=2)], now + 5)
         assert result.evicted == (recs[1].handle,)
 
+
+class TouchOnLoadConformance:
+    """For backends with ``touches_on_load``: mix in next to :class:`BackendConformance`."""
+
     def test_load_with_touch_slides_a_due_session(
         self, face: SyncFace, now: float, backend: Any
     ) -> None:
         """A backend that touches on load slides only due, live sessions, in the read (EX-06)."""
-        if not getattr(backend, "touches_on_load", False):
-            pytest.skip("this backend touches at commit instead")
+        assert backend.touches_on_load is True
         touch = Touch(after=60, idle=600, remember_idle=6000)
         fresh = make_record(now - 30, ttl=600)
         due = make_record(now - 100, ttl=600)

@@ -9,10 +9,10 @@ import pytest
 from sessionware.backends import MemoryBackend
 from sessionware.records import Create, Patch
 
-from .conformance import BackendConformance, make_record
+from .conformance import BackendConformance, TouchOnLoadConformance, make_record
 
 
-class TestMemoryConformance(BackendConformance):
+class TestMemoryConformance(BackendConformance, TouchOnLoadConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()

@@ -16,7 +16,7 @@ from sessionware.backends import RedisBackend, from_url
 from sessionware.errors import BackendError, BackendUnavailable, ConfigError
 from sessionware.records import Create, Delete, Patch, Touch
 
-from .conformance import BackendConformance, make_record
+from .conformance import BackendConformance, TouchOnLoadConformance, make_record
 from .conftest import RedisProcess
 
 pytestmark = pytest.mark.redis
@@ -29,7 +29,7 @@ def backend(redis_url: str, redis_prefix: str) -> Iterator[RedisBackend]:
     b.close()
 
 
-class TestRedisConformance(BackendConformance):
+class TestRedisConformance(BackendConformance, TouchOnLoadConformance):
     """The shared suite on a single Redis server (each test under its own prefix)."""
 
 

@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import secrets
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -71,9 +72,12 @@ def _sql() -> Iterator[Any]:
     url = os.environ.get(
         "SESSIONWARE_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
-    backend = SQLBackend(url)
-    yield backend
-    backend.close()
+    backend = SQLBackend(url, table=f"sw_tok_{uuid.uuid4().hex[:12]}")  # isolated per test
+    try:
+        yield backend
+    finally:
+        backend.metadata.drop_all(backend.engine)
+        backend.close()
 
 
 #: name -> generator factory yielding a ready backend (and cleaning up after).
