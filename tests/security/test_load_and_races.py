@@ -89,3 +89,17 @@ def test_retiring_the_signing_secret_ends_every_cookie_session() -> None:
             for cookie in cookies:
                 reply = client.get("/data", headers={"cookie": f"__Host-session={cookie}"})
                 assert (reply.json()["user"] is not None) == alive
+
+
+def test_revocation_cache_keeps_only_answers_younger_than_its_ttl() -> None:
+    """The token revocation cache drops stale answers as it goes (soak: it filled to 10,000)."""
+    from sessionware.token_types import LiveCache
+
+    cache = LiveCache(ttl=1.0, size=10_000)
+    for i in range(5000):
+        cache.put(f"h{i}", False, 1000.0 + i * 0.01)  # 100 revocations a second
+    assert len(cache._items) <= 101
+    assert cache.get("h4999", 1049.99) is False
+    assert cache.get("h0", 1049.99) is None
+    cache.put("late", True, 2000.0)
+    assert list(cache._items) == ["late"]
