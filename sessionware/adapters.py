@@ -28,6 +28,8 @@ from .session import Session
 
 if TYPE_CHECKING:
     from .integrations.migrate import Found, Migrator
+    from .token_transport import BearerGate
+    from .tokens import TokenService
 
 __all__ = ["Refusal", "Shared", "build"]
 
@@ -146,6 +148,19 @@ class Shared:
                 emit(alarm, callback)
 
         return sink
+
+    def bearer(self, tokens: TokenService | None, transport: str | None) -> BearerGate | None:
+        """The bearer-token gate of token mode (docs/tokens.md), or None for cookies only."""
+        if tokens is None and transport in (None, "cookie"):
+            return None
+        from .token_transport import bearer_gate
+
+        gate = bearer_gate(
+            tokens, transport, self.report, self.token_sink(getattr(tokens, "on_event", None))
+        )
+        if tokens is not None and self.guard is not None:
+            tokens.add_observer(self.refresh_observer)
+        return gate
 
     def refresh_observer(self, event: Event) -> None:
         """Counts refresh tokens refused or reused at the refresh endpoint.

@@ -155,14 +155,7 @@ class SessionMiddleware:
         self.config = self._shared.config
         self.backend = self._shared.backend
         self.engine = self._shared.engine
-        self._bearer: BearerGate | None = None
-        if tokens is not None or transport not in (None, "cookie"):  # token mode (tokens.md)
-            from .token_transport import bearer_gate
-
-            sink = self._shared.token_sink(getattr(tokens, "on_event", None))
-            self._bearer = bearer_gate(tokens, transport, self._shared.report, sink)
-            if tokens is not None and self._shared.guard is not None:
-                tokens.add_observer(self._shared.refresh_observer)
+        self._bearer: BearerGate | None = self._shared.bearer(tokens, transport)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
