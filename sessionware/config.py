@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from .errors import ConfigError
+from .ids import SIGNED_LENGTH
 
 if TYPE_CHECKING:
     from .events import Event
@@ -30,6 +31,8 @@ Binding = Literal["off", "log", "revoke"]
 #: RFC 6265bis §5.5: user agents cap Max-Age/Expires at 400 days.
 MAX_COOKIE_AGE = 400 * 24 * 3600
 MIN_SECRET_BYTES = 32
+#: RFC 6265bis §5.7 / ASVS 5.0 3.3.5: browsers ignore a longer name + value.
+MAX_COOKIE_BYTES = 4096
 
 
 def _seconds(name: str, value: Duration | None, *, optional: bool = False) -> float | None:
@@ -265,6 +268,13 @@ class SessionConfig:
         name = self.cookie_name
         if not name or any(c in name for c in ' =;,"\\\t\r\n') or not name.isascii():
             raise ConfigError(f"cookie_name {name!r} is not a valid cookie name")
+        if len(name) + 1 + SIGNED_LENGTH > MAX_COOKIE_BYTES:
+            # Browsers drop a cookie whose name + value pass 4096 bytes (RFC 6265bis
+            # §5.7, ASVS 5.0 3.3.5, CK-06): refuse here rather than at the first login.
+            raise ConfigError(
+                f"cookie_name is {len(name)} characters; with the {SIGNED_LENGTH}-character "
+                f"value the cookie would pass {MAX_COOKIE_BYTES} bytes"
+            )
         if self.same_site not in ("lax", "strict", "none"):
             raise ConfigError(
                 f"same_site must be 'lax', 'strict' or 'none', got {self.same_site!r}"

@@ -3,7 +3,9 @@
 Works through the backend protocol only (``by_user``, ``load_handle``,
 ``apply``), so admin code, the CLI and the demo need nothing but a backend.
 Revocation deletes the record: the next request on any worker that presents
-that session's cookie finds nothing and is anonymous (TM-03).
+that session's cookie finds nothing and is anonymous (TM-03).  Each session
+ended this way is a ``revoked`` event (AN-04), logged and handed to
+``on_event``, so an admin action leaves the same trail as a logout.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .backends.base import Backend
+from .events import Event, EventSink, emit
 from .records import Delete, Record
 
 __all__ = ["SessionInfo", "SessionManager"]
@@ -55,9 +58,22 @@ class SessionManager:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, backend: Backend, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_event: EventSink | None = None,
+    ) -> None:
         self.backend = backend
         self.clock = clock
+        self.on_event = on_event
+
+    def _revoked(self, records: list[Record], how: str) -> None:
+        now = self.clock()
+        for record in records:
+            detail = {"by": how}
+            emit(Event("revoked", None, record.handle, record.user_id, detail, now), self.on_event)
 
     def list_sessions(self, user_id: str) -> list[SessionInfo]:
         """Every live session of ``user_id``, oldest first (TM-02)."""
@@ -75,6 +91,7 @@ class SessionManager:
         if record is None:
             return False
         self.backend.apply([Delete(record.key)], self.clock())
+        self._revoked([record], "revoke")
         return True
 
     async def arevoke(self, handle: str) -> bool:
@@ -82,19 +99,21 @@ class SessionManager:
         if record is None:
             return False
         await self.backend.aapply([Delete(record.key)], self.clock())
+        self._revoked([record], "revoke")
         return True
 
     def revoke_user(self, user_id: str, *, keep: str | None = None) -> int:
         """End every session of ``user_id`` except ``keep`` ("log out everywhere else")."""
-        records = self.backend.by_user(str(user_id), self.clock())
-        ops = [Delete(r.key) for r in records if r.handle != keep]
-        if ops:
-            self.backend.apply(ops, self.clock())
-        return len(ops)
+        records = [r for r in self.backend.by_user(str(user_id), self.clock()) if r.handle != keep]
+        if records:
+            self.backend.apply([Delete(r.key) for r in records], self.clock())
+            self._revoked(records, "revoke_user")
+        return len(records)
 
     async def arevoke_user(self, user_id: str, *, keep: str | None = None) -> int:
         records = await self.backend.aby_user(str(user_id), self.clock())
-        ops = [Delete(r.key) for r in records if r.handle != keep]
-        if ops:
-            await self.backend.aapply(ops, self.clock())
-        return len(ops)
+        records = [r for r in records if r.handle != keep]
+        if records:
+            await self.backend.aapply([Delete(r.key) for r in records], self.clock())
+            self._revoked(records, "revoke_user")
+        return len(records)

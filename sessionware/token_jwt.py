@@ -61,11 +61,19 @@ _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _HEADER_OK = frozenset({"alg", "typ", "kid", "jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
 
 
+#: NumericDate claims above this are refused: they would overflow ``float()``
+#: (found by the atheris harness, tests/fuzz/fuzz_tokens.py).  2**53 is the
+#: largest int a float holds exactly, about 285 million years from now.
+MAX_NUMERIC_DATE = 2**53
+
+
 def _time(claims: dict[str, Any], name: str) -> int:
-    """A NumericDate claim we issued: always an int, never a bool or float."""
+    """A NumericDate claim we issued: an int in ``[0, 2**53]``, never a bool or float."""
     value = claims.get(name)
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidToken("missing claim")
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        raise InvalidToken("claim out of range")
     return value
 
 

@@ -61,8 +61,11 @@ class LiveCache:
     """``handle -> alive`` answers of the revocation check, kept ``ttl`` seconds.
 
     Bounded (least recently stored entries go first), so a flood of valid
-    tokens for many sessions cannot grow it without limit (AN-06).  A TTL of
-    0 disables caching: every check reads the backend.
+    tokens for many sessions cannot grow it without limit (AN-06).  Entries
+    older than ``ttl`` are useless, so each ``put`` also drops those from the
+    old end: the cache holds about one TTL's worth of answers, not ``size``
+    (the soak test saw it fill to ``size`` with one-second-old revocations,
+    about 2.5 MiB).  A TTL of 0 disables caching: every check reads the backend.
     """
 
     def __init__(self, ttl: float, size: int = 10_000) -> None:
@@ -84,7 +87,14 @@ class LiveCache:
         if self.ttl <= 0:
             return
         with self._lock:
-            self._items[handle] = (now, alive)
-            self._items.move_to_end(handle)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            items = self._items
+            items[handle] = (now, alive)
+            items.move_to_end(handle)
+            while len(items) > self.size:
+                items.popitem(last=False)
+            # Stored in time order: stale entries sit at the old end.
+            while items:
+                stored = next(iter(items.values()))[0]
+                if 0 <= now - stored < self.ttl:
+                    break
+                items.popitem(last=False)

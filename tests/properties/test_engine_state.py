@@ -36,6 +36,7 @@ class Client:
     data: dict[str, Any] = field(default_factory=dict)
     absolute_at: float = 0.0
     last_active: float = 0.0
+    user: str | None = None
 
 
 class Harness:
@@ -81,6 +82,7 @@ class SessionLifecycle(RuleBasedStateMachine):
             self.dead.add(client.cookie)
         client.cookie = None
         client.data = {}
+        client.user = None
 
     def _expired(self, client: Client) -> bool:
         now = self.h.clock()
@@ -127,6 +129,30 @@ class SessionLifecycle(RuleBasedStateMachine):
     @rule(i=st.integers(0, 2), user=st.sampled_from(["u1", "u2"]))
     def login(self, i: int, user: str) -> None:
         self._request(i, lambda s, c: s.login(user))
+        self.clients[i].user = user
+
+    @rule(user=st.sampled_from(["u1", "u2"]), keep=st.booleans())
+    def revoke_user(self, user: str, keep: bool) -> None:
+        """An admin ends every session of ``user`` (optionally but one); TM-03."""
+        live = [c for c in self.clients if c.cookie and c.user == user and not self._expired(c)]
+        kept = live[0] if keep and live else None
+        handle = None
+        if kept is not None:
+            handle = self.h.open(kept.cookie)[0].handle
+        assert self.manager.revoke_user(user, keep=handle) == len(live) - (kept is not None)
+        for client in live:
+            if client is not kept:
+                self._retire(client)
+
+    @precondition(lambda self: any(c.cookie for c in self.clients))
+    @rule(i=st.integers(0, 2))
+    def expire(self, i: int) -> None:
+        """Time passes beyond one client's idle or absolute limit."""
+        client = self.clients[i]
+        if client.cookie:
+            now = self.h.clock()
+            deadline = min(client.last_active + IDLE, client.absolute_at)
+            self.h.clock.advance(max(deadline - now, 0.0) + 0.5)
 
     @precondition(lambda self: any(c.cookie for c in self.clients))
     @rule(i=st.integers(0, 2))
