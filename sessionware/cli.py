@@ -23,6 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
@@ -187,6 +188,28 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run ``benchmarks.runner`` from the source checkout this package lives in.
+
+    The benchmarks compare against other libraries and are not installed
+    with the package, so this needs a checkout (``pip install -e '.[bench]'``).
+    """
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / "runner.py").is_file():
+        raise Failure(
+            "the benchmarks live in the source checkout: clone the repository and run "
+            "pip install -e '.[bench]' there"
+        )
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    try:
+        from benchmarks.runner import run
+    except ImportError as exc:
+        raise Failure(f"{exc}; install the extra: pip install -e '.[bench]'") from exc
+    run(quick=not args.full, only=args.only, full=args.full, out_dir=args.out)
+    return 0
+
+
 def _store(spec: str, call: Any) -> Any:
     try:
         return call()
@@ -341,6 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--backend", required=True, metavar="URL")
     cleanup.add_argument("--limit", type=int, metavar="N", help="delete at most N (SQL stores)")
     cleanup.set_defaults(func=cmd_cleanup)
+
+    bench = sub.add_parser(
+        "bench",
+        help="compare sessionware with other session layers (needs a source checkout)",
+        description="Run the benchmarks: a ~1 minute subset, or everything with --full; "
+        "prints contenders x routes with ratios and writes bench.json and bench.png.",
+    )
+    bench.add_argument("--full", action="store_true", help="run every contender and section")
+    bench.add_argument("--only", metavar="TERMS", help="comma-separated sections or names")
+    bench.add_argument("--out", default=".", metavar="DIR", help="where to write the results")
+    bench.set_defaults(func=cmd_bench)
 
     audit_ = sub.add_parser(
         "audit",
