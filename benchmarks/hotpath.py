@@ -117,7 +117,8 @@ def breakdown() -> list[tuple[str, float]]:
     middleware = prepared.built.app
     engine, backend = middleware.engine, middleware.backend
     scope = prepared.template("read")
-    facts = _facts(scope)
+    clients = middleware._shared.clients
+    facts = _facts(scope, clients)
     begin = engine.begin(facts)
     assert begin.key is not None
     record = backend.load(begin.key, time.time())
@@ -144,7 +145,7 @@ def breakdown() -> list[tuple[str, float]]:
 
     wrapped = SessionMiddleware(raw, secret_keys=[SECRET], backend=backend)
     steps = [
-        ("facts from scope", _time(lambda: _facts(scope))),
+        ("facts from scope", _time(lambda: _facts(scope, clients))),
         ("  read cookie header", _time(lambda: read_session_cookies(header, name))),
         ("  verify signature (unsign)", _time(lambda: engine.ids.unsign(value))),
         ("  storage key (keyed hash)", _time(lambda: engine.ids.storage_key(value[:43]))),

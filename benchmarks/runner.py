@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import contenders as registry
-from . import extras, http, imports, inprocess, report, roundtrips, scale, targets
+from . import extras, imports, inprocess, overhttp, report, roundtrips, scale, targets
 from .contenders import CONTENDERS, FLOORS, Contender, Env, unavailable
 
 SECTIONS = ("inprocess", "roundtrips", "http", "scale", "tokens", "guard", "import")
@@ -90,7 +90,7 @@ def machine() -> dict[str, Any]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=http.ROOT,
+            cwd=overhttp.ROOT,
             capture_output=True,
             text=True,
             check=True,
@@ -294,11 +294,11 @@ def _run_http(
         try:
             for contender in group:
                 try:
-                    servers.append(http.start(contender, env))
+                    servers.append(overhttp.start(contender, env))
                 except Exception as exc:
                     results["skipped"][f"{contender.name} (http)"] = repr(exc)[:300]
             progress.add(len(servers) * len(cases) * repeats)
-            cells = http.measure(
+            cells = overhttp.measure(
                 servers,
                 cases,
                 seconds=seconds,
@@ -308,7 +308,7 @@ def _run_http(
             )
         finally:
             for server in servers:
-                http.stop(server)
+                overhttp.stop(server)
         floor = cells.get(FLOORS[protocol], {})
         for name, row in cells.items():
             results["http"][name] = {}

@@ -186,7 +186,7 @@ def run(
     """Run :func:`worker` in a child process and return its results."""
     import subprocess
 
-    from .http import ROOT
+    from .overhttp import ROOT
 
     args = [
         sys.executable,

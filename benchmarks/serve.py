@@ -1,4 +1,4 @@
-"""Serve one contender over HTTP (run as a child process by ``benchmarks.http``).
+"""Serve one contender over HTTP (run as a child process by ``benchmarks.overhttp``).
 
 ``python -m benchmarks.serve NAME PORT RUN_ID``
 

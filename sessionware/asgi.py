@@ -118,7 +118,12 @@ async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, 
     await send({"type": "http.response.body", "body": body})
 
 
+_VARY_COOKIE = (b"vary", b"Cookie")
+
+
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
+    if len(add) == 1 and add[0] == ("vary", "Cookie"):  # the read path: one constant header
+        return {**message, "headers": [*message.get("headers", ()), _VARY_COOKIE]}
     replace_cache = any(name == "cache-control" for name, _ in add)
     headers = [
         (k, v)

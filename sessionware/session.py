@@ -84,7 +84,7 @@ class Session(dict[str, Any]):
         self._raw: Mapping[str, str] = raw
         self._set: dict[str, str] = {}
         self._deleted: set[str] = set()
-        self._size = sum(entry_size(k, v) for k, v in raw.items()) if raw else 0
+        self._size = -1 if raw else 0  # measured on the first write (reads never need it)
         self._limit = limit
         self._intent: Intent | None = None
         self._login: tuple[str, bool] | None = None
@@ -133,7 +133,7 @@ class Session(dict[str, Any]):
         except ValueError as exc:  # NaN, infinity, circular references
             raise TypeError(f"session[{key!r}] is not JSON-serializable: {exc}") from exc
         old = self._set.get(key, self._raw.get(key)) if key in self else None
-        size = self._size + entry_size(key, text)
+        size = self._measured() + entry_size(key, text)
         if old is not None:
             size -= entry_size(key, old)
         if size > self._limit:
@@ -193,9 +193,15 @@ class Session(dict[str, Any]):
         if text is None:
             text = self._raw.get(key)
         if text is not None:
-            self._size -= entry_size(key, text)
+            self._size = self._measured() - entry_size(key, text)
         if key in self._raw:
             self._deleted.add(key)
+
+    def _measured(self) -> int:
+        """The serialized size so far, computing it from the loaded data once."""
+        if self._size < 0:
+            self._size = sum(entry_size(k, v) for k, v in self._raw.items())
+        return self._size
 
     def _check_writable(self) -> None:
         if self._read_only:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import http, report, targets
+from benchmarks import overhttp, report, targets
 from benchmarks.contenders import Env, by_name
 from benchmarks.inprocess import measure, prepare, release
 from benchmarks.runner import _summarise, select
@@ -72,7 +72,7 @@ def test_wrk_output_is_parsed() -> None:
   Non-2xx or 3xx responses: 3
 Requests/sec:   4500.12
 """
-    load = http.parse_wrk(output)
+    load = overhttp.parse_wrk(output)
     assert (load.rps, load.p50_ms, load.p99_ms, load.errors) == (4500.12, 0.812, 3.2, 3)
 
 
