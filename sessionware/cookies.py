@@ -55,10 +55,11 @@ def dump_cookie(*args: Any, **kwargs: Any) -> str:
 class CookieWriter:
     """Builds the session's ``Set-Cookie`` values from a config."""
 
-    __slots__ = ("_config",)
+    __slots__ = ("_config", "_deletion")
 
     def __init__(self, config: SessionConfig) -> None:
         self._config = config
+        self._deletion: str | None = None
 
     def set(self, value: str, *, max_age: float | None) -> str:
         """A cookie carrying ``value``; persistent only when ``max_age`` is given (CK-04)."""
@@ -81,8 +82,10 @@ class CookieWriter:
 
     def delete(self) -> str:
         """An expired cookie with the same attributes, so the browser drops ours (CK-05)."""
+        if self._deletion is not None:
+            return self._deletion  # the same for every response: built once
         cfg = self._config
-        return dump_cookie(
+        self._deletion = dump_cookie(
             cfg.cookie_name,
             "",
             max_age=0,
@@ -93,3 +96,4 @@ class CookieWriter:
             httponly=cfg.http_only,
             samesite=cfg.same_site.capitalize(),
         )
+        return self._deletion
