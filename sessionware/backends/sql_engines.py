@@ -16,6 +16,8 @@ WAL journaling lets those reads proceed while a write is in progress.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,6 +137,10 @@ def make_engine(
     return engine
 
 
+#: Tries at switching a fresh database to WAL before settling for rollback mode.
+WAL_ATTEMPTS = 20
+
+
 def setup_sqlite(engine: Engine, *, wal: bool) -> None:
     """Let sessionware decide how transactions begin on this SQLite engine.
 
@@ -159,9 +165,31 @@ def _begin(conn: sa.Connection) -> None:
 
 
 def _enable_wal(dbapi: Any, record: Any) -> None:
+    """Switch a new connection's database to WAL, tolerating a concurrent switch.
+
+    WAL is a property of the database file, so it only has to succeed once.
+    Changing the journal mode does not wait on SQLite's busy handler: when
+    several threads or processes open a fresh database at once, all but one
+    get "database is locked".  On the blocking driver the losers look again
+    (the winner has usually switched it already) and retry briefly; if the
+    file still is not in WAL mode they carry on in rollback mode, which is
+    slower but correct.  The async driver (aiosqlite) must not sleep on the
+    event loop, so it makes a single attempt as before.
+    """
     cursor = dbapi.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not isinstance(dbapi, sqlite3.Connection):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        for attempt in range(WAL_ATTEMPTS):
+            try:
+                mode = cursor.execute("PRAGMA journal_mode").fetchone()
+                if mode is not None and str(mode[0]).lower() == "wal":
+                    return
+                cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError:
+                time.sleep(0.005 * (attempt + 1))
     finally:
         cursor.close()
 

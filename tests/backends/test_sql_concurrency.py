@@ -8,10 +8,12 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sessionware.backends.sql import SQLBackend
 from sessionware.records import Create, Patch
 
 from .conformance import make_record
@@ -141,3 +143,18 @@ def test_concurrent_logins_respect_max_sessions_per_user(store: Store) -> None:
     handles = [h for batch in evicted for h in batch]
     assert len(handles) == len(set(handles)) == 5
     assert {r.handle for r in live}.isdisjoint(handles)
+
+
+def test_many_engines_opening_a_fresh_sqlite_file_at_once(tmp_path: Path) -> None:
+    """Eight engines racing to open (and switch to WAL) a new SQLite file all succeed."""
+    for round_ in range(25):
+        url = f"sqlite:///{tmp_path}/fresh-{round_}.db"
+        backends = [SQLBackend(url) for _ in range(8)]
+        now = time.time()
+        records = [make_record(now) for _ in backends]
+        try:
+            race(len(backends), lambda i: backends[i].apply([Create(records[i])], now))
+            assert all(backends[0].load(r.key, now) is not None for r in records)
+        finally:
+            for backend in backends:
+                backend.close()
