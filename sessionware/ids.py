@@ -49,8 +49,12 @@ def new_id() -> str:
 
 
 def new_handle() -> str:
-    """A fresh public handle: random, unrelated to the ID, safe to display."""
-    return secrets.token_urlsafe(16)
+    """A fresh public handle: random (128 bits), unrelated to the ID, safe to display.
+
+    Hex, not base64url: a handle is typed into ``sessionware sessions revoke
+    HANDLE``, and a base64url value starting with ``-`` reads as an option.
+    """
+    return secrets.token_hex(16)
 
 
 def _derive(secret: bytes, salt: bytes) -> bytes:

@@ -44,10 +44,11 @@ def test_100k_ids_are_distinct_with_no_fixed_bytes() -> None:
 
 
 def test_handles_are_random_and_unrelated_to_ids() -> None:
-    """Handles are unique random values, distinct from any ID."""
+    """Handles are unique 128-bit random values, hex so they never read as a CLI option."""
     handles = {new_handle() for _ in range(10_000)}
     assert len(handles) == 10_000
-    assert all(len(base64.urlsafe_b64decode(h + "==")) == 16 for h in list(handles)[:10])
+    assert all(len(bytes.fromhex(h)) == 16 for h in handles)
+    assert not any(h.startswith("-") for h in handles)
 
 
 def test_signed_value_is_verifiable_by_itsdangerous() -> None:
