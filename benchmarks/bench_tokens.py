@@ -28,8 +28,8 @@ from sessionware.backends import MemoryBackend
 from sessionware.config import SessionConfig
 from sessionware.core import Engine, RequestFacts
 from sessionware.errors import InvalidToken
-from sessionware.token_keys import generate_keypair
 from sessionware.tokens import TokenService
+from sessionware.tokens.keys import generate_keypair
 
 REPEATS = 7
 NUMBER = 2000

@@ -1,7 +1,7 @@
 """Token verification and guard costs, measured when those modules exist.
 
 Each function returns ``(data, None)`` or ``(None, reason)`` so the runner can
-skip with a note while ``sessionware.tokens`` / ``sessionware.guard`` are not
+skip with a note while ``sessionware.tokens`` / ``sessionware.defences.guard`` are not
 on this checkout yet.
 """
 
@@ -55,7 +55,7 @@ def tokens(quick: bool) -> tuple[dict[str, Any] | None, str | None]:
             if algorithm == "HS256":
                 key: Any = os.urandom(32)
             else:
-                from sessionware.token_keys import generate_keypair
+                from sessionware.tokens.keys import generate_keypair
 
                 key = generate_keypair(algorithm)[0]
             service = token_mode.TokenService(
@@ -87,7 +87,7 @@ def guard(quick: bool) -> tuple[dict[str, Any] | None, str | None]:
     * ``read_under_flood_us``: a good ``/read`` from another address while the
       guard's tables hold those 4096 flooding clients.
     """
-    reason = _missing("sessionware.guard")
+    reason = _missing("sessionware.defences.guard")
     if reason:
         return None, reason
     import asyncio

@@ -46,8 +46,8 @@ from sessionware import GuardConfig, SessionMiddleware
 from sessionware.backends import MemoryBackend
 from sessionware.backends.base import Backend
 from sessionware.errors import BackendError
-from sessionware.token_keys import generate_keypair
 from sessionware.tokens import TokenService, refresh_endpoint
+from sessionware.tokens.keys import generate_keypair
 
 SECRET = "soak-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 UNAVAILABLE = {"error": "temporarily_unavailable"}

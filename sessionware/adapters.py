@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
-from .clientip import ClientResolver
 from .config import SessionConfig
 from .core import Commit, Engine, RequestFacts
-from .csrf import UNSAFE_METHODS, CsrfPolicy
+from .defences.client_address import ClientResolver
+from .defences.csrf import UNSAFE_METHODS, CsrfPolicy
+from .defences.guard import Guard
 from .errors import BackendError, ConfigError
 from .events import Event, EventSink, emit
-from .guard import Guard
 from .records import Create, Record, Touch
 from .session import Session
 
 if TYPE_CHECKING:
-    from .integrations.migrate import Found, Migrator
-    from .token_transport import BearerGate
-    from .tokens import TokenService
+    from .migration import Found, Migrator
+    from .tokens.service import TokenService
+    from .tokens.transport import BearerGate
 
 __all__ = ["Refusal", "Shared", "build"]
 
@@ -153,7 +153,7 @@ class Shared:
         """The bearer-token gate of token mode (docs/tokens.md), or None for cookies only."""
         if tokens is None and transport in (None, "cookie"):
             return None
-        from .token_transport import bearer_gate
+        from .tokens.transport import bearer_gate
 
         gate = bearer_gate(
             tokens, transport, self.report, self.token_sink(getattr(tokens, "on_event", None))
@@ -200,7 +200,7 @@ class Shared:
         csrf = self.csrf
         if csrf is None:
             return None
-        if session._record is None and (legacy is None or legacy.data is None):
+        if session.record is None and (legacy is None or legacy.data is None):
             return None
         if not websocket and facts.method not in UNSAFE_METHODS:
             return None  # the common case, decided without a call
@@ -243,16 +243,15 @@ def build(
     """The shared state from the middleware's keyword arguments.
 
     Besides config fields it accepts Starlette's keywords (``secret_key``,
-    ``https_only``...; see :mod:`sessionware.integrations.starlette`) and the
+    ``https_only``...; see :mod:`sessionware.keywords`) and the
     migration keywords ``migrate_from`` / ``legacy_secret``
-    (:mod:`sessionware.integrations.migrate`).  Those layers sit above this
-    one and are imported only when such keywords arrive.
+    (:mod:`sessionware.migration`), imported only when such keywords arrive.
     """
     legacy: dict[str, Any] = {
         k: fields.pop(k) for k in ("migrate_from", "legacy_secret") if k in fields
     }
     if fields:
-        from .integrations.starlette import STARLETTE_KEYWORDS, translate
+        from .keywords import STARLETTE_KEYWORDS, translate
 
         if fields.keys() & STARLETTE_KEYWORDS:
             if legacy.get("migrate_from") is not None and legacy.get("legacy_secret") is None:
@@ -268,7 +267,7 @@ def build(
             raise ConfigError(str(exc)) from exc
     migrator = None
     if legacy:
-        from .integrations.migrate import migrator_from_fields
+        from .migration import migrator_from_fields
 
         migrator = migrator_from_fields(legacy, config)
     return Shared(config, backend if backend is not None else MemoryBackend(), clock, migrator)

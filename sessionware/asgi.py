@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
-from .clientip import ClientResolver
 from .config import SessionConfig
-from .core import RequestFacts
+from .defences.client_address import ClientResolver
 from .errors import BackendError, SessionDataTooLarge
 from .events import Event
+from .facts import RequestFacts
 from .records import APPLIED
 
 if TYPE_CHECKING:
-    from .token_transport import BearerGate
-    from .tokens import TokenService
+    from .tokens.service import TokenService
+    from .tokens.transport import BearerGate
 
 __all__ = ["SessionMiddleware"]
 
@@ -44,7 +44,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("sessionware")
 
 
-#: Headers _facts keeps (one dict lookup per header; repeats are joined).
+#: Headers facts_from_scope keeps (one dict lookup per header; repeats are joined).
 _WANTED = frozenset(
     {
         b"cookie",
@@ -60,7 +60,7 @@ _WANTED = frozenset(
 )
 
 
-def _facts(scope: Scope, clients: ClientResolver) -> RequestFacts:
+def facts_from_scope(scope: Scope, clients: ClientResolver) -> RequestFacts:
     seen: dict[bytes, str] = {}
     for name, value in scope.get("headers", ()):
         if name in _WANTED:
@@ -156,19 +156,19 @@ class SessionMiddleware:
         **config_fields: Any,
     ) -> None:
         self.app = app
-        self._shared: Shared = build(config, backend, clock, config_fields)
-        self.config = self._shared.config
-        self.backend = self._shared.backend
-        self.engine = self._shared.engine
-        self._bearer: BearerGate | None = self._shared.bearer(tokens, transport)
+        self.shared: Shared = build(config, backend, clock, config_fields)
+        self.config = self.shared.config
+        self.backend = self.shared.backend
+        self.engine = self.shared.engine
+        self._bearer: BearerGate | None = self.shared.bearer(tokens, transport)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        shared, engine = self._shared, self.engine
-        facts = _facts(scope, shared.clients)
+        shared, engine = self.shared, self.engine
+        facts = facts_from_scope(scope, shared.clients)
         if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
             await _refuse(send, refusal, kind == "websocket")
             return
@@ -195,9 +195,9 @@ class SessionMiddleware:
         session = engine.resume(
             begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
         )
-        if session._events:
-            await shared.areport(session._events, facts)
-            session._events.clear()
+        if session.pending_events:
+            await shared.areport(session.pending_events, facts)
+            session.pending_events.clear()
         websocket = kind == "websocket"
         if (
             refusal := shared.forged(facts, session, websocket=websocket, legacy=found)

@@ -12,16 +12,15 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .errors import ConfigError
 from .ids import SIGNED_LENGTH
 
 if TYPE_CHECKING:
     from .events import Event
-    from .guardstate import SharedCounter
 
-__all__ = ["Duration", "GuardConfig", "SessionConfig", "normalize_origin"]
+__all__ = ["Duration", "GuardConfig", "SessionConfig", "SharedCounter", "normalize_origin"]
 
 Duration = float | int | timedelta
 SameSite = Literal["lax", "strict", "none"]
@@ -35,7 +34,7 @@ MIN_SECRET_BYTES = 32
 MAX_COOKIE_BYTES = 4096
 
 
-def _seconds(name: str, value: Duration | None, *, optional: bool = False) -> float | None:
+def as_seconds(name: str, value: Duration | None, *, optional: bool = False) -> float | None:
     if value is None:
         if optional:
             return None
@@ -65,9 +64,26 @@ def normalize_origin(origin: str) -> str | None:
     return f"{scheme}://{rest}"
 
 
+class SharedCounter(Protocol):
+    """Counts a client's bad events somewhere several guards can see.
+
+    ``hit`` / ``ahit`` count one event and return ``(seconds_blocked,
+    started)``: ``(0.0, False)`` while under the limit, ``started`` True for
+    the event that began the block; or None when the store is unreachable.
+    """
+
+    def hit(
+        self, key: str, now: float, step: float, burst: float, block_for: float
+    ) -> tuple[float, bool] | None: ...
+
+    async def ahit(
+        self, key: str, now: float, step: float, burst: float, block_for: float
+    ) -> tuple[float, bool] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class GuardConfig:
-    """Thresholds of the attack guard (:mod:`sessionware.guard`).
+    """Thresholds of the attack guard (:mod:`sessionware.defences.guard`).
 
     The defaults stop an ID-guessing or forged-cookie run within seconds
     while leaving room for real users: a browser whose session expired sends
@@ -87,8 +103,8 @@ class GuardConfig:
         ``bad_window`` that raise one ``brute_force`` event with
         ``scope=global`` (a distributed attack no single client trips);
         None disables it.
-    :param shared: a :class:`~sessionware.guardstate.RedisGuardState` (or
-        any :class:`~sessionware.guardstate.SharedCounter`) so every app
+    :param shared: a :class:`~sessionware.defences.counters.RedisGuardState` (or
+        any :class:`~sessionware.defences.counters.SharedCounter`) so every app
         server counts bad events and blocks together.
 
     .. versionadded:: 0.1
@@ -110,9 +126,9 @@ class GuardConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "bad_window_s", _seconds("bad_window", self.bad_window))
-        set_(self, "block_s", _seconds("block_for", self.block_for))
-        set_(self, "create_window_s", _seconds("create_window", self.create_window))
+        set_(self, "bad_window_s", as_seconds("bad_window", self.bad_window))
+        set_(self, "block_s", as_seconds("block_for", self.block_for))
+        set_(self, "create_window_s", as_seconds("create_window", self.create_window))
         for name in ("bad_limit", "create_limit", "max_clients"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -205,16 +221,16 @@ class SessionConfig:
         set_ = object.__setattr__
         set_(self, "secrets", secrets)
         set_(self, "secret_keys", tuple(keys))
-        set_(self, "idle_s", _seconds("idle_timeout", self.idle_timeout))
-        set_(self, "absolute_s", _seconds("absolute_timeout", self.absolute_timeout))
-        set_(self, "remember_s", _seconds("remember_timeout", self.remember_timeout))
+        set_(self, "idle_s", as_seconds("idle_timeout", self.idle_timeout))
+        set_(self, "absolute_s", as_seconds("absolute_timeout", self.absolute_timeout))
+        set_(self, "remember_s", as_seconds("remember_timeout", self.remember_timeout))
         set_(
             self,
             "remember_absolute_s",
-            _seconds("remember_absolute_timeout", self.remember_absolute_timeout),
+            as_seconds("remember_absolute_timeout", self.remember_absolute_timeout),
         )
-        set_(self, "renew_s", _seconds("renew_interval", self.renew_interval, optional=True))
-        set_(self, "touch_s", _seconds("touch_interval", self.touch_interval))
+        set_(self, "renew_s", as_seconds("renew_interval", self.renew_interval, optional=True))
+        set_(self, "touch_s", as_seconds("touch_interval", self.touch_interval))
         self._check_timeouts()
         self._check_cookie()
         if self.url_id_policy not in ("reject", "ignore"):

@@ -30,95 +30,28 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
-from .agents import describe_agent
 from .config import SessionConfig
 from .cookies import MAX_HEADER, CookieWriter, read_session_cookies
-from .errors import SessionDataTooLarge
 from .events import Event
-from .fingerprint import binding_event, fingerprint
-from .ids import IdCodec, new_handle, new_id
-from .records import ApplyResult, Create, Delete, Op, Patch, Record
-from .session import Session, entry_size
+from .facts import Begin, Commit, Header, RequestFacts
+from .fingerprint import binding_event
+from .ids import IdCodec
+from .planning import Planner
+from .records import ApplyResult, Record
+from .session import Session
 
 __all__ = ["Begin", "Commit", "Engine", "RequestFacts"]
 
-Header = tuple[str, str]
 #: Query/path parameter names that carry session IDs in other stacks (FX-01).
-#: How many recently logged-out sessions each engine remembers for replay events.
-ENDED_MEMORY = 4096
 URL_ID_NAMES = frozenset({"sid", "sessionid", "session_id", "jsessionid", "phpsessid"})
-
-
-@dataclass(slots=True)
-class RequestFacts:
-    """What the engine needs to know about a request (built by the adapter).
-
-    Not frozen on purpose: it is built on every request, and a frozen
-    dataclass's ``__init__`` goes through ``object.__setattr__`` per field
-    (about 2 us here against 0.4 us).  Treat it as read-only.
-    """
-
-    method: str = "GET"
-    path: str = "/"
-    query: str = ""
-    cookie: str | None = None
-    #: The client after trusted-proxy resolution (what events and counters use).
-    client: str | None = None
-    user_agent: str = ""
-    #: The TCP peer (a proxy, when ``client`` came from forwarding headers).
-    peer: str | None = None
-    #: ``http``/``https`` (``ws``/``wss``) as the client used it, and its Host.
-    scheme: str = "http"
-    host: str = ""
-    #: CSRF signals (CS-01): the ``Origin`` and ``Sec-Fetch-Site`` headers.
-    origin: str | None = None
-    sec_fetch_site: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Begin:
-    """Outcome of :meth:`Engine.begin`.
-
-    ``status`` set: answer it and stop.  ``key`` set: load that record.
-    ``presented``: a session cookie came with the request (so the response
-    varies on Cookie, and a dead one gets expired).
-    """
-
-    status: int | None = None
-    key: str | None = None
-    presented: bool = False
-    events: tuple[Event, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """Outcome of :meth:`Engine.commit`: ops to apply, then :meth:`Engine.finish`."""
-
-    ops: tuple[Op, ...] = ()
-    headers: tuple[Header, ...] = ()
-    failed: tuple[Header, ...] = ()
-    events: tuple[Event, ...] = ()
-    sets_cookie: bool = False
-    handle: str | None = None
-
 
 NO_SESSION = Begin()
 NOTHING = Commit()
 _VARY = ("vary", "Cookie")
 _NO_STORE = ("cache-control", "no-store")
-
-
-@dataclass(slots=True)
-class _Plan:
-    ops: list[Op] = field(default_factory=list)
-    cookie: str | None = None
-    events: list[Event] = field(default_factory=list)
-    failed_cookie: str | None = None
 
 
 class Engine:
@@ -134,9 +67,7 @@ class Engine:
         self.cookies = CookieWriter(config)
         self._name = config.cookie_name
         self._url_names = URL_ID_NAMES | {config.cookie_name.lower()}
-        # Storage keys of sessions this process ended recently, so a replayed
-        # logged-out cookie is reported as such rather than as an unknown ID.
-        self._ended: OrderedDict[str, None] = OrderedDict()
+        self.planner = Planner(config, self.ids, self.cookies, clock)
 
     # -- step 1 --------------------------------------------------------------------
 
@@ -198,9 +129,9 @@ class Engine:
             idle_end = record.last_active + cfg.idle_for(record.remember)
             if now >= idle_end or now >= record.absolute_at or now >= record.expires_at:
                 session = Session(limit=cfg.max_data_bytes, read_only=read_only)
-                session._key = record.key
-                session._presented = True
-                session._events.append(
+                session.storage_key = record.key
+                session.presented = True
+                session.pending_events.append(
                     Event("expired", facts.client, record.handle, record.user_id)
                 )
                 return session
@@ -209,17 +140,17 @@ class Engine:
                 if event is not None:
                     return self._mismatch(record, event, read_only)
             session = Session(record, limit=cfg.max_data_bytes, read_only=read_only)
-            session._presented = True
+            session.presented = True
             return session
         session = Session(limit=cfg.max_data_bytes, read_only=read_only)
-        session._presented = begin.presented
+        session.presented = begin.presented
         if begin.key is not None:
             if unavailable:
-                session._unavailable = True
-                session._events.append(Event("backend_down", facts.client))
+                session.store_unavailable = True
+                session.pending_events.append(Event("backend_down", facts.client))
             else:
-                kind = "logout_replay" if begin.key in self._ended else "unknown_id"
-                session._events.append(Event(kind, facts.client))
+                kind = "logout_replay" if begin.key in self.planner.ended else "unknown_id"
+                session.pending_events.append(Event(kind, facts.client))
         return session
 
     def _mismatch(self, record: Record, event: Event, read_only: bool) -> Session:
@@ -227,32 +158,32 @@ class Engine:
         limit = self.config.max_data_bytes
         if self.config.binding == "revoke":
             session = Session(limit=limit, read_only=read_only)
-            session._key = record.key  # the commit deletes it and expires the cookie
+            session.storage_key = record.key  # the commit deletes it and expires the cookie
         else:
             session = Session(record, limit=limit, read_only=read_only)
-        session._presented = True
-        session._events.append(event)
+        session.presented = True
+        session.pending_events.append(event)
         return session
 
     # -- step 3 --------------------------------------------------------------------
 
     def commit(self, session: Session, status: int, facts: RequestFacts) -> Commit:
         """Turn what the app did to ``session`` into backend ops and headers."""
-        if status >= 500 or session._read_only:
+        if status >= 500 or session.read_only:
             return NOTHING
-        if not session.modified and not session._presented and not session._events:
+        if not session.modified and not session.presented and not session.pending_events:
             return _VARY_COMMIT if session.accessed else NOTHING  # never had a session
         if (
             not session.modified
-            and session._record is not None
-            and not self._due(session._record)
+            and session.record is not None
+            and not self.planner.due(session.record)
             and not (session.accessed and session.mutated())
         ):
             # The hot path: an untouched or read-only existing session.
             return _vary_only(session)
-        plan = self._plan(session, facts)
+        plan = self.planner.plan(session, facts)
         headers: list[Header] = []
-        if session.accessed or session._presented:
+        if session.accessed or session.presented:
             headers.append(_VARY)
         if not plan.ops and plan.cookie is None and not plan.events:
             return Commit(headers=tuple(headers)) if headers else NOTHING
@@ -261,13 +192,13 @@ class Engine:
             headers += [("set-cookie", plan.cookie), _NO_STORE]
         if plan.failed_cookie is not None:
             failed += [("set-cookie", plan.failed_cookie), _NO_STORE]
-        if session._intent == "logout" and self.config.clear_site_data:
+        if session.intent == "logout" and self.config.clear_site_data:
             headers.append(("clear-site-data", '"cache", "cookies", "storage"'))
         return Commit(
             ops=tuple(plan.ops),
             headers=tuple(headers),
             failed=tuple(failed),
-            events=(*session._events, *plan.events),
+            events=(*session.pending_events, *plan.events),
             sets_cookie=plan.cookie is not None,
             handle=session.handle,
         )
@@ -281,180 +212,8 @@ class Engine:
         events.extend(Event("evicted", facts.client, handle) for handle in result.evicted)
         return headers, events
 
-    # -- planning ------------------------------------------------------------------
-
-    def _remember_ended(self, key: str) -> None:
-        self._ended[key] = None
-        if len(self._ended) > ENDED_MEMORY:
-            self._ended.popitem(last=False)
-
-    def _due(self, record: Record) -> bool:
-        now = self.clock()
-        if now - record.last_active >= self.config.touch_s:
-            return True
-        return self._renew_due(record, now)
-
-    def _renew_due(self, record: Record, now: float) -> bool:
-        renew = self.config.renew_s
-        if renew is None:
-            return False
-        rotated = record.extra.get("rotated_at", record.created_at)
-        return bool(now - float(rotated) >= renew)
-
-    def _plan(self, session: Session, facts: RequestFacts) -> _Plan:
-        plan = _Plan()
-        rec = session._record
-        intent = session._intent
-        now = self.clock()
-        if intent in ("logout", "clear"):
-            if rec is not None:
-                plan.ops.append(Delete(rec.key))
-                if intent == "logout":
-                    plan.events.append(Event("logout", facts.client, rec.handle, rec.user_id))
-                    self._remember_ended(rec.key)
-            elif session._key is not None:
-                plan.ops.append(Delete(session._key))
-            if len(session):
-                # Cleared, then written again (a flash message after logout):
-                # a fresh session under a fresh ID carries only the new data.
-                record, session_id = self._new_record(session, facts, now, None, False)
-                plan.ops.append(Create(record))
-                plan.cookie = self._cookie_for(record, session_id, now)
-                plan.events.append(Event("created", facts.client, record.handle))
-            elif rec is not None or session._presented:
-                plan.cookie = self.cookies.delete()
-            return plan
-        if intent == "login":
-            self._plan_login(session, facts, now, plan)
-            return plan
-        if rec is None:
-            if session._key is not None and not session._unavailable:
-                plan.ops.append(Delete(session._key))  # an expired record: purge it now
-            if session.modified and len(session):
-                record, session_id = self._new_record(session, facts, now, None, False)
-                plan.ops.append(Create(record))
-                plan.cookie = self._cookie_for(record, session_id, now)
-                plan.events.append(Event("created", facts.client, record.handle))
-            elif session._presented and not session._unavailable:
-                plan.cookie = self.cookies.delete()  # a dead cookie: tell the browser to drop it
-            return plan
-        if intent == "regenerate" or self._renew_due(rec, now):
-            self._plan_rotation(session, rec, facts, now, plan, intent == "regenerate")
-            return plan
-        changed, deleted = session.changes()
-        if not len(session) and rec.user_id is None and (changed or deleted):
-            # Starlette semantics: an emptied anonymous session ends.
-            plan.ops.append(Delete(rec.key))
-            plan.cookie = self.cookies.delete()
-            return plan
-        if len(changed) > len(session._set):
-            self._check_size(session, changed)
-        meta: dict[str, float] = {}
-        if changed or deleted or now - rec.last_active >= self.config.touch_s:
-            meta = {
-                "last_active": now,
-                "expires_at": self._deadline(rec.remember, now, rec.absolute_at),
-            }
-            plan.ops.append(Patch(rec.key, set=changed, delete=deleted, meta=meta))
-            plan.failed_cookie = self.cookies.delete()
-        return plan
-
-    def _plan_login(self, session: Session, facts: RequestFacts, now: float, plan: _Plan) -> None:
-        assert session._login is not None
-        user_id, remember = session._login
-        record, session_id = self._new_record(session, facts, now, user_id, remember)
-        record.auth_time = now
-        old = session._record.key if session._record is not None else session._key
-        if old is not None and not session._unavailable:
-            # Before the Create: the session being replaced must not count against
-            # max_sessions_per_user, or a re-login evicts one of the user's other
-            # sessions.  Both ops go in one apply(), so no request sees the gap.
-            plan.ops.append(Delete(old))
-        plan.ops.append(Create(record, max_per_user=self.config.max_sessions_per_user))
-        plan.cookie = self._cookie_for(record, session_id, now)
-        plan.events.append(Event("login", facts.client, record.handle, user_id))
-
-    def _plan_rotation(
-        self,
-        session: Session,
-        rec: Record,
-        facts: RequestFacts,
-        now: float,
-        plan: _Plan,
-        explicit: bool,
-    ) -> None:
-        data = dict(rec.data)
-        changed, deleted = session.changes()
-        data.update(changed)
-        for key in deleted:
-            data.pop(key, None)
-        session_id = new_id()
-        record = Record(
-            key=self.ids.storage_key(session_id),
-            handle=rec.handle,
-            created_at=rec.created_at,
-            last_active=now,
-            expires_at=self._deadline(rec.remember, now, rec.absolute_at),
-            absolute_at=rec.absolute_at,
-            user_id=rec.user_id,
-            auth_time=rec.auth_time,
-            remember=rec.remember,
-            data=data,
-            info=dict(rec.info),
-            extra={**rec.extra, "rotated_at": now},
-        )
-        plan.ops.append(Create(record, replaces=rec.key))
-        max_age = rec.absolute_at - now if rec.remember else None
-        plan.cookie = self.cookies.set(self.ids.sign(session_id), max_age=max_age)
-        plan.failed_cookie = self.cookies.delete()
-        kind = "regenerated" if explicit else "renewed"
-        plan.events.append(Event(kind, facts.client, rec.handle, rec.user_id))
-
-    def _new_record(
-        self, session: Session, facts: RequestFacts, now: float, user_id: str | None, remember: bool
-    ) -> tuple[Record, str]:
-        session_id = new_id()
-        absolute_at = now + self.config.absolute_for(remember)
-        data = session.encoded()
-        self._check_size(session, data)
-        return Record(
-            key=self.ids.storage_key(session_id),
-            handle=new_handle(),
-            created_at=now,
-            last_active=now,
-            expires_at=self._deadline(remember, now, absolute_at),
-            absolute_at=absolute_at,
-            user_id=user_id,
-            remember=remember,
-            data=data,
-            info=_info(facts, user_id),
-        ), session_id
-
-    def _cookie_for(self, record: Record, session_id: str, now: float) -> str:
-        max_age = record.absolute_at - now if record.remember else None
-        return self.cookies.set(self.ids.sign(session_id), max_age=max_age)
-
-    def _deadline(self, remember: bool, now: float, absolute_at: float) -> float:
-        return min(now + self.config.idle_for(remember), absolute_at)
-
-    def _check_size(self, session: Session, changed: dict[str, str]) -> None:
-        size = 0
-        for key in session:
-            text = changed.get(key) or session._set.get(key) or session._raw.get(key, "")
-            size += entry_size(key, text)
-        if size > self.config.max_data_bytes:
-            raise SessionDataTooLarge(size, self.config.max_data_bytes)
-
-
-def _info(facts: RequestFacts, user_id: str | None) -> dict[str, str]:
-    info = {"ip": facts.client or "", "agent": describe_agent(facts.user_agent)}
-    if user_id is not None:
-        info["fp"] = fingerprint(facts.client, facts.user_agent)  # binding starts at login
-    return info
-
-
 def _vary_only(session: Session) -> Commit:
-    return _VARY_COMMIT if session.accessed or session._presented else NOTHING
+    return _VARY_COMMIT if session.accessed or session.presented else NOTHING
 
 
 _VARY_COMMIT = Commit(headers=(_VARY,))

@@ -47,25 +47,46 @@ def entry_size(key: str, text: str) -> int:
 class Session(dict[str, Any]):
     """A dict of JSON values, with session intents.
 
+    Besides the dict, the Starlette flags and the intent methods, a session
+    carries the *seam* between what the app did and what the engine decides:
+    plain attributes, set here or by the engine and adapters, never by the app.
+    Reading them is how :mod:`sessionware.core` plans a commit; nothing else
+    of a session is looked at from outside this module.
+
+    * ``record``: the stored :class:`~sessionware.records.Record` this request
+      resumed, or None (fresh, expired, revoked, unknown).
+    * ``storage_key``: the storage key of the presented ID when its record
+      must be purged although none was resumed (expired, binding revoke).
+    * ``presented``: the request carried a cookie we verified (so a dead one
+      gets a deletion cookie and the response varies on ``Cookie``).
+    * ``store_unavailable``: the store could not be read for this request.
+    * ``pending_events``: security events raised before the app ran, handed
+      to the adapters' reporting and then cleared.
+    * ``intent`` / ``pending_login``: what :meth:`login`, :meth:`logout`,
+      :meth:`regenerate` or :meth:`clear` asked for, and login's arguments.
+    * ``assigned`` / ``loaded_texts``: JSON text of the keys assigned in this
+      request and as loaded, for size checks (:meth:`changes` gives the patch).
+    * ``read_only``: websocket sessions refuse writes.
+
     .. versionadded:: 0.1
     """
 
     __slots__ = (
         "_deleted",
-        "_events",
-        "_intent",
-        "_key",
         "_limit",
-        "_login",
-        "_presented",
-        "_raw",
-        "_read_only",
-        "_record",
-        "_set",
         "_size",
-        "_unavailable",
         "accessed",
+        "assigned",
+        "intent",
+        "loaded_texts",
         "modified",
+        "pending_events",
+        "pending_login",
+        "presented",
+        "read_only",
+        "record",
+        "storage_key",
+        "store_unavailable",
     )
 
     def __init__(
@@ -80,19 +101,19 @@ class Session(dict[str, Any]):
             dict.__init__(self, {name: decode(text) for name, text in raw.items()})
         self.accessed = False
         self.modified = False
-        self._record = record
-        self._raw: Mapping[str, str] = raw
-        self._set: dict[str, str] = {}
+        self.record: Record | None = record
+        self.loaded_texts: Mapping[str, str] = raw
+        self.assigned: dict[str, str] = {}
         self._deleted: set[str] = set()
         self._size = -1 if raw else 0  # measured on the first write (reads never need it)
         self._limit = limit
-        self._intent: Intent | None = None
-        self._login: tuple[str, bool] | None = None
-        self._read_only = read_only
-        self._events: list[Event] = []
-        self._key: str | None = record.key if record is not None else None
-        self._presented = False
-        self._unavailable = False
+        self.intent: Intent | None = None
+        self.pending_login: tuple[str, bool] | None = None
+        self.read_only = read_only
+        self.pending_events: list[Event] = []
+        self.storage_key: str | None = record.key if record is not None else None
+        self.presented = False
+        self.store_unavailable = False
 
     # -- Starlette contract ------------------------------------------------------
 
@@ -132,7 +153,7 @@ class Session(dict[str, Any]):
             text = encode(value)
         except ValueError as exc:  # NaN, infinity, circular references
             raise TypeError(f"session[{key!r}] is not JSON-serializable: {exc}") from exc
-        old = self._set.get(key, self._raw.get(key)) if key in self else None
+        old = self.assigned.get(key, self.loaded_texts.get(key)) if key in self else None
         size = self._measured() + entry_size(key, text)
         if old is not None:
             size -= entry_size(key, old)
@@ -140,7 +161,7 @@ class Session(dict[str, Any]):
             raise SessionDataTooLarge(size, self._limit, key)
         self.mark_modified()
         self._size = size
-        self._set[key] = text
+        self.assigned[key] = text
         self._deleted.discard(key)
         dict.__setitem__(self, key, value)
 
@@ -185,26 +206,26 @@ class Session(dict[str, Any]):
         for key in list(self):
             dict.__delitem__(self, key)
             self._forget(key)
-        self._intent = "clear"
-        self._login = None
+        self.intent = "clear"
+        self.pending_login = None
 
     def _forget(self, key: str) -> None:
-        text = self._set.pop(key, None)
+        text = self.assigned.pop(key, None)
         if text is None:
-            text = self._raw.get(key)
+            text = self.loaded_texts.get(key)
         if text is not None:
             self._size = self._measured() - entry_size(key, text)
-        if key in self._raw:
+        if key in self.loaded_texts:
             self._deleted.add(key)
 
     def _measured(self) -> int:
         """The serialized size so far, computing it from the loaded data once."""
         if self._size < 0:
-            self._size = sum(entry_size(k, v) for k, v in self._raw.items())
+            self._size = sum(entry_size(k, v) for k, v in self.loaded_texts.items())
         return self._size
 
     def _check_writable(self) -> None:
-        if self._read_only:
+        if self.read_only:
             raise TypeError(
                 "this session is read-only here (websocket connections cannot set cookies); "
                 "change it from an HTTP request"
@@ -222,19 +243,19 @@ class Session(dict[str, Any]):
         self.mark_modified()
         if dict.__contains__(self, CSRF_KEY):
             del self[CSRF_KEY]
-        self._intent = "login"
-        self._login = (str(user_id), remember)
+        self.intent = "login"
+        self.pending_login = (str(user_id), remember)
 
     def logout(self) -> None:
         """End the session: the server record is deleted and the cookie expired."""
         self.clear()
-        self._intent = "logout"
+        self.intent = "logout"
 
     def regenerate(self) -> None:
         """Move the session to a new ID, keeping data and login (privilege change)."""
         self.mark_modified()
-        if self._intent is None:
-            self._intent = "regenerate"
+        if self.intent is None:
+            self.intent = "regenerate"
 
     def csrf_token(self) -> str:
         """This session's synchronizer token for forms and ``X-CSRF-Token`` (CS-01).
@@ -242,7 +263,7 @@ class Session(dict[str, Any]):
         Created on first use (which writes the session) and stable for the
         session's life; ``login()`` drops it, so a token known before
         authentication (a fixed or tossed session) is useless after it.
-        Check it with :func:`sessionware.csrf.verify_csrf`.
+        Check it with :func:`sessionware.defences.csrf.verify_csrf`.
 
         .. versionadded:: 0.1
         """
@@ -258,61 +279,61 @@ class Session(dict[str, Any]):
     @property
     def user_id(self) -> str | None:
         """The logged-in user (after ``login()`` in this request: the new one)."""
-        if self._login is not None:
-            return self._login[0]
-        if self._intent in ("logout", "clear"):
+        if self.pending_login is not None:
+            return self.pending_login[0]
+        if self.intent in ("logout", "clear"):
             return None
-        return self._record.user_id if self._record is not None else None
+        return self.record.user_id if self.record is not None else None
 
     @property
     def is_new(self) -> bool:
         """True when no stored session backed this request."""
-        return self._record is None
+        return self.record is None
 
     @property
     def created_at(self) -> float | None:
-        return self._record.created_at if self._record is not None else None
+        return self.record.created_at if self.record is not None else None
 
     @property
     def last_active(self) -> float | None:
-        return self._record.last_active if self._record is not None else None
+        return self.record.last_active if self.record is not None else None
 
     @property
     def auth_time(self) -> float | None:
         """When the user last authenticated (Unix time), for step-up checks."""
-        return self._record.auth_time if self._record is not None else None
+        return self.record.auth_time if self.record is not None else None
 
     @property
     def remember(self) -> bool:
-        if self._login is not None:
-            return self._login[1]
-        return self._record.remember if self._record is not None else False
+        if self.pending_login is not None:
+            return self.pending_login[1]
+        return self.record.remember if self.record is not None else False
 
     @property
     def handle(self) -> str | None:
         """The public, non-secret identifier of the stored session."""
-        return self._record.handle if self._record is not None else None
+        return self.record.handle if self.record is not None else None
 
     # -- for the engine --------------------------------------------------------------
 
     def changes(self) -> tuple[dict[str, str], tuple[str, ...]]:
         """``(set, deleted)`` since load, including nested mutations of mutable values."""
-        changed = dict(self._set)
+        changed = dict(self.assigned)
         if self.accessed or changed:
             for key, value in dict.items(self):
                 if isinstance(value, _MUTABLE):
                     text = encode(value)
-                    if text != changed.get(key, self._raw.get(key)):
+                    if text != changed.get(key, self.loaded_texts.get(key)):
                         changed[key] = text
         return changed, tuple(self._deleted)
 
     def mutated(self) -> bool:
         """True when a mutable value was changed in place since load."""
-        raw = self._raw
+        raw = self.loaded_texts
         for key, value in dict.items(self):
             if (
                 isinstance(value, _MUTABLE)
-                and key not in self._set
+                and key not in self.assigned
                 and encode(value) != raw.get(key)
             ):
                 return True

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
-from .clientip import ClientResolver
 from .config import SessionConfig
-from .core import RequestFacts
+from .defences.client_address import ClientResolver
 from .errors import BackendError, SessionDataTooLarge
 from .events import Event
+from .facts import RequestFacts
 from .records import APPLIED
 
 if TYPE_CHECKING:
-    from .token_transport import BearerGate
-    from .tokens import TokenService
+    from .tokens.service import TokenService
+    from .tokens.transport import BearerGate
 
 __all__ = ["ENVIRON_KEY", "WSGISessionMiddleware"]
 
@@ -37,7 +37,7 @@ WSGIApp: TypeAlias = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 log = logging.getLogger("sessionware")
 
 
-def _facts(environ: dict[str, Any], clients: ClientResolver) -> RequestFacts:
+def facts_from_environ(environ: dict[str, Any], clients: ClientResolver) -> RequestFacts:
     get = environ.get
     peer = get("REMOTE_ADDR") or None
     scheme = get("wsgi.url_scheme", "http")
@@ -127,15 +127,15 @@ class WSGISessionMiddleware:
         **config_fields: Any,
     ) -> None:
         self.app = app
-        self._shared: Shared = build(config, backend, clock, config_fields)
-        self.config = self._shared.config
-        self.backend = self._shared.backend
-        self.engine = self._shared.engine
-        self._bearer: BearerGate | None = self._shared.bearer(tokens, transport)
+        self.shared: Shared = build(config, backend, clock, config_fields)
+        self.config = self.shared.config
+        self.backend = self.shared.backend
+        self.engine = self.shared.engine
+        self._bearer: BearerGate | None = self.shared.bearer(tokens, transport)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        shared, engine = self._shared, self.engine
-        facts = _facts(environ, shared.clients)
+        shared, engine = self.shared, self.engine
+        facts = facts_from_environ(environ, shared.clients)
         if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
             return _refuse(start_response, refusal)
         legacy, found = shared.legacy, None
@@ -156,9 +156,9 @@ class WSGISessionMiddleware:
         if begin.key is not None:
             record, unavailable = shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
-        if session._events:
-            shared.report(session._events, facts)
-            session._events.clear()
+        if session.pending_events:
+            shared.report(session.pending_events, facts)
+            session.pending_events.clear()
         if (refusal := shared.forged(facts, session, legacy=found)) is not None:
             return _refuse(start_response, refusal)
         if found is not None and legacy is not None:

@@ -64,7 +64,7 @@ from ..manager import SessionManager
 from ..records import APPLIED
 from ..session import Session
 from ..wsgi import ENVIRON_KEY, WSGISessionMiddleware
-from ..wsgi import _facts as wsgi_facts
+from ..wsgi import facts_from_environ as wsgi_facts
 from . import default_cookie_name
 from .migrate import LegacyCookie
 
@@ -185,14 +185,14 @@ class SessionwareInterface(SessionInterface):
     def _open_direct(self, environ: dict[str, Any]) -> Session:
         mw = self.middleware
         engine = mw.engine
-        facts = wsgi_facts(environ, mw._shared.clients)
+        facts = wsgi_facts(environ, mw.shared.clients)
         begin = engine.begin(facts)
         record, unavailable = None, False
         if begin.key is not None:
-            record, unavailable = mw._shared.load(begin.key)
+            record, unavailable = mw.shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
-        self._report([*begin.events, *session._events])
-        session._events.clear()
+        self._report([*begin.events, *session.pending_events])
+        session.pending_events.clear()
         environ.setdefault(_DIRECT, {})[id(session)] = (session, facts)
         return session
 

@@ -396,7 +396,7 @@ def test_cleanup_command_purges_a_sqlite_file(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`sessionware cleanup --backend sqlite:///...` removes expired rows and says how many."""
-    from sessionware.cli import main
+    from sessionware.cli.command import main
 
     url, now = f"sqlite:///{tmp_path}/app.db", time.time()
     backend = SQLBackend(url)

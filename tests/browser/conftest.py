@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sessionware import MemoryBackend
-from sessionware.demo import create_app
+from sessionware.cli.demo import create_app
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -27,7 +27,7 @@ from sessionware import (
     SessionMiddleware,
     WSGISessionMiddleware,
 )
-from sessionware.cli import main
+from sessionware.cli.command import main
 from sessionware.integrations.flask import Sessionware
 from sessionware.testing import FakeClock
 
@@ -390,17 +390,3 @@ def test_demo_serves_the_app() -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
-
-
-def test_bench_runs_from_the_checkout_and_writes_results(tmp_path: Path) -> None:
-    """`sessionware bench --only import` runs the checkout's benchmarks and writes bench.json."""
-    result = subprocess.run(
-        [sys.executable, "-m", "sessionware", "bench", "--only", "import", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads((tmp_path / "bench.json").read_text())
-    assert report, "bench.json is empty"

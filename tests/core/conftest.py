@@ -80,8 +80,8 @@ class Browser:
             return self._done(Response(begin.status, events=events))
         record = self.backend.load(begin.key, engine.clock()) if begin.key else None
         session = engine.resume(begin, record, facts, read_only=read_only)
-        events += session._events
-        session._events.clear()
+        events += session.pending_events
+        session.pending_events.clear()
         if app is not None:
             app(session)
         commit = engine.commit(session, status, facts)

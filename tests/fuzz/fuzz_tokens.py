@@ -26,8 +26,8 @@ import atheris
 with atheris.instrument_imports(include=["sessionware"]):
     from sessionware.backends import MemoryBackend
     from sessionware.errors import InvalidToken, TokenError, TokenReused
-    from sessionware.token_refresh import parse
     from sessionware.tokens import TokenService
+    from sessionware.tokens.refresh import parse
 
 logging.disable(logging.CRITICAL)  # one token_invalid warning per input would drown the output
 

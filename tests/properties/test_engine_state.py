@@ -102,7 +102,7 @@ class SessionLifecycle(RuleBasedStateMachine):
             self.dead.add(old)
         if new is not None and new != old:
             now = self.h.clock()
-            if old is None or client.absolute_at == 0.0 or session._intent == "login":
+            if old is None or client.absolute_at == 0.0 or session.intent == "login":
                 client.absolute_at = now + ABSOLUTE
             client.last_active = now
         elif new is not None:
@@ -216,7 +216,7 @@ class SessionLifecycle(RuleBasedStateMachine):
                 continue
             assert not session.is_new, "a live session vanished"
             assert dict(session) == client.data, "data written to a live session was lost"
-            assert session._record is not None and now < session._record.absolute_at
+            assert session.record is not None and now < session.record.absolute_at
 
 
 SessionLifecycle.TestCase.settings = settings(

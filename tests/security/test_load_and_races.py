@@ -93,7 +93,7 @@ def test_retiring_the_signing_secret_ends_every_cookie_session() -> None:
 
 def test_revocation_cache_keeps_only_answers_younger_than_its_ttl() -> None:
     """The token revocation cache drops stale answers as it goes (soak: it filled to 10,000)."""
-    from sessionware.token_types import LiveCache
+    from sessionware.tokens.types import LiveCache
 
     cache = LiveCache(ttl=1.0, size=10_000)
     for i in range(5000):

@@ -24,8 +24,8 @@ import pytest
 from sessionware.backends import MemoryBackend
 from sessionware.events import Event
 from sessionware.testing import FakeClock
-from sessionware.token_keys import generate_keypair
 from sessionware.tokens import TokenService
+from sessionware.tokens.keys import generate_keypair
 
 ISSUER = "https://api.example.test"
 AUDIENCE = "mobile-app"

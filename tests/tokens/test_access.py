@@ -10,7 +10,7 @@ import pytest
 
 from sessionware.errors import InvalidToken
 from sessionware.testing import CountingBackend
-from sessionware.token_keys import generate_keypair
+from sessionware.tokens.keys import generate_keypair
 
 from .conftest import header, segment, sign_ed, sign_hs, valid_claims
 

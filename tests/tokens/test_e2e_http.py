@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from sessionware import SessionMiddleware
 from sessionware.backends import MemoryBackend
-from sessionware.token_keys import generate_keypair
 from sessionware.tokens import TokenService, refresh_endpoint
+from sessionware.tokens.keys import generate_keypair
 
 
 def build_app() -> tuple[SessionMiddleware, TokenService]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from sessionware.errors import ConfigError, InvalidToken
-from sessionware.token_keys import generate_keypair
+from sessionware.tokens.keys import generate_keypair
 
 
 def test_tk05_hmac_key_shorter_than_256_bits_refused(make_service) -> None:

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 
 from sessionware import SessionMiddleware, WSGISessionMiddleware
 from sessionware.errors import BackendUnavailable, ConfigError
-from sessionware.token_transport import TokenSession
+from sessionware.tokens.transport import TokenSession
 
 SECRET = "s" * 48
 

@@ -39,7 +39,7 @@ async def view(request: Request) -> PlainTextResponse:
 def guarded() -> None:
     """The "Detecting attacks" example."""
     from sessionware import GuardConfig
-    from sessionware.metrics import PrometheusEvents
+    from sessionware.defences.metrics import PrometheusEvents
 
     app.add_middleware(
         SessionMiddleware,

@@ -1,0 +1,230 @@
+"""Commit planning: what the app did to a session, as backend ops and a cookie.
+
+The engine (:mod:`sessionware.core`) screens the request and resumes the
+session; once the app has run, :meth:`Planner.plan` turns the session's
+seam (intent, changes, the record it resumed; see
+:class:`~sessionware.session.Session`) into the ops of one ``apply`` call
+and the ``Set-Cookie`` header, following the invariants numbered in
+:mod:`sessionware.core` (rules 4 to 8 are decided here).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .agents import describe_agent
+from .config import SessionConfig
+from .cookies import CookieWriter
+from .errors import SessionDataTooLarge
+from .events import Event
+from .facts import RequestFacts
+from .fingerprint import fingerprint
+from .ids import IdCodec, new_handle, new_id
+from .records import Create, Delete, Op, Patch, Record
+from .session import Session, entry_size
+
+__all__ = ["ENDED_MEMORY", "Plan", "Planner"]
+
+#: How many recently logged-out sessions each engine remembers for replay events.
+ENDED_MEMORY = 4096
+
+
+@dataclass(slots=True)
+class Plan:
+    """The ops of one commit and the cookie to send if they apply (or if they fail)."""
+
+    ops: list[Op] = field(default_factory=list)
+    cookie: str | None = None
+    events: list[Event] = field(default_factory=list)
+    failed_cookie: str | None = None
+
+
+class Planner:
+    """Plans commits for one config; holds no per-request state."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        ids: IdCodec,
+        cookies: CookieWriter,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.ids = ids
+        self.cookies = cookies
+        self.clock = clock
+        # Storage keys of sessions this process ended recently, so a replayed
+        # logged-out cookie is reported as such rather than as an unknown ID.
+        self.ended: OrderedDict[str, None] = OrderedDict()
+
+    def remember_ended(self, key: str) -> None:
+        self.ended[key] = None
+        if len(self.ended) > ENDED_MEMORY:
+            self.ended.popitem(last=False)
+
+    def due(self, record: Record) -> bool:
+        now = self.clock()
+        if now - record.last_active >= self.config.touch_s:
+            return True
+        return self.renew_due(record, now)
+
+    def renew_due(self, record: Record, now: float) -> bool:
+        renew = self.config.renew_s
+        if renew is None:
+            return False
+        rotated = record.extra.get("rotated_at", record.created_at)
+        return bool(now - float(rotated) >= renew)
+
+    def plan(self, session: Session, facts: RequestFacts) -> Plan:
+        plan = Plan()
+        rec = session.record
+        intent = session.intent
+        now = self.clock()
+        if intent in ("logout", "clear"):
+            if rec is not None:
+                plan.ops.append(Delete(rec.key))
+                if intent == "logout":
+                    plan.events.append(Event("logout", facts.client, rec.handle, rec.user_id))
+                    self.remember_ended(rec.key)
+            elif session.storage_key is not None:
+                plan.ops.append(Delete(session.storage_key))
+            if len(session):
+                # Cleared, then written again (a flash message after logout):
+                # a fresh session under a fresh ID carries only the new data.
+                record, session_id = self._new_record(session, facts, now, None, False)
+                plan.ops.append(Create(record))
+                plan.cookie = self._cookie_for(record, session_id, now)
+                plan.events.append(Event("created", facts.client, record.handle))
+            elif rec is not None or session.presented:
+                plan.cookie = self.cookies.delete()
+            return plan
+        if intent == "login":
+            self._plan_login(session, facts, now, plan)
+            return plan
+        if rec is None:
+            if session.storage_key is not None and not session.store_unavailable:
+                plan.ops.append(Delete(session.storage_key))  # an expired record: purge it now
+            if session.modified and len(session):
+                record, session_id = self._new_record(session, facts, now, None, False)
+                plan.ops.append(Create(record))
+                plan.cookie = self._cookie_for(record, session_id, now)
+                plan.events.append(Event("created", facts.client, record.handle))
+            elif session.presented and not session.store_unavailable:
+                plan.cookie = self.cookies.delete()  # a dead cookie: tell the browser to drop it
+            return plan
+        if intent == "regenerate" or self.renew_due(rec, now):
+            self._plan_rotation(session, rec, facts, now, plan, intent == "regenerate")
+            return plan
+        changed, deleted = session.changes()
+        if not len(session) and rec.user_id is None and (changed or deleted):
+            # Starlette semantics: an emptied anonymous session ends.
+            plan.ops.append(Delete(rec.key))
+            plan.cookie = self.cookies.delete()
+            return plan
+        if len(changed) > len(session.assigned):
+            self._check_size(session, changed)
+        meta: dict[str, float] = {}
+        if changed or deleted or now - rec.last_active >= self.config.touch_s:
+            meta = {
+                "last_active": now,
+                "expires_at": self._deadline(rec.remember, now, rec.absolute_at),
+            }
+            plan.ops.append(Patch(rec.key, set=changed, delete=deleted, meta=meta))
+            plan.failed_cookie = self.cookies.delete()
+        return plan
+
+    def _plan_login(self, session: Session, facts: RequestFacts, now: float, plan: Plan) -> None:
+        assert session.pending_login is not None
+        user_id, remember = session.pending_login
+        record, session_id = self._new_record(session, facts, now, user_id, remember)
+        record.auth_time = now
+        old = session.record.key if session.record is not None else session.storage_key
+        if old is not None and not session.store_unavailable:
+            # Before the Create: the session being replaced must not count against
+            # max_sessions_per_user, or a re-login evicts one of the user's other
+            # sessions.  Both ops go in one apply(), so no request sees the gap.
+            plan.ops.append(Delete(old))
+        plan.ops.append(Create(record, max_per_user=self.config.max_sessions_per_user))
+        plan.cookie = self._cookie_for(record, session_id, now)
+        plan.events.append(Event("login", facts.client, record.handle, user_id))
+
+    def _plan_rotation(
+        self,
+        session: Session,
+        rec: Record,
+        facts: RequestFacts,
+        now: float,
+        plan: Plan,
+        explicit: bool,
+    ) -> None:
+        data = dict(rec.data)
+        changed, deleted = session.changes()
+        data.update(changed)
+        for key in deleted:
+            data.pop(key, None)
+        session_id = new_id()
+        record = Record(
+            key=self.ids.storage_key(session_id),
+            handle=rec.handle,
+            created_at=rec.created_at,
+            last_active=now,
+            expires_at=self._deadline(rec.remember, now, rec.absolute_at),
+            absolute_at=rec.absolute_at,
+            user_id=rec.user_id,
+            auth_time=rec.auth_time,
+            remember=rec.remember,
+            data=data,
+            info=dict(rec.info),
+            extra={**rec.extra, "rotated_at": now},
+        )
+        plan.ops.append(Create(record, replaces=rec.key))
+        max_age = rec.absolute_at - now if rec.remember else None
+        plan.cookie = self.cookies.set(self.ids.sign(session_id), max_age=max_age)
+        plan.failed_cookie = self.cookies.delete()
+        kind = "regenerated" if explicit else "renewed"
+        plan.events.append(Event(kind, facts.client, rec.handle, rec.user_id))
+
+    def _new_record(
+        self, session: Session, facts: RequestFacts, now: float, user_id: str | None, remember: bool
+    ) -> tuple[Record, str]:
+        session_id = new_id()
+        absolute_at = now + self.config.absolute_for(remember)
+        data = session.encoded()
+        self._check_size(session, data)
+        return Record(
+            key=self.ids.storage_key(session_id),
+            handle=new_handle(),
+            created_at=now,
+            last_active=now,
+            expires_at=self._deadline(remember, now, absolute_at),
+            absolute_at=absolute_at,
+            user_id=user_id,
+            remember=remember,
+            data=data,
+            info=_info(facts, user_id),
+        ), session_id
+
+    def _cookie_for(self, record: Record, session_id: str, now: float) -> str:
+        max_age = record.absolute_at - now if record.remember else None
+        return self.cookies.set(self.ids.sign(session_id), max_age=max_age)
+
+    def _deadline(self, remember: bool, now: float, absolute_at: float) -> float:
+        return min(now + self.config.idle_for(remember), absolute_at)
+
+    def _check_size(self, session: Session, changed: dict[str, str]) -> None:
+        size = 0
+        assigned, loaded = session.assigned, session.loaded_texts
+        for key in session:
+            text = changed.get(key) or assigned.get(key) or loaded.get(key, "")
+            size += entry_size(key, text)
+        if size > self.config.max_data_bytes:
+            raise SessionDataTooLarge(size, self.config.max_data_bytes)
+
+
+def _info(facts: RequestFacts, user_id: str | None) -> dict[str, str]:
+    info = {"ip": facts.client or "", "agent": describe_agent(facts.user_agent)}
+    if user_id is not None:
+        info["fp"] = fingerprint(facts.client, facts.user_agent)  # binding starts at login
+    return info

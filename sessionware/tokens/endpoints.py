@@ -1,0 +1,233 @@
+"""Ready-made refresh endpoints: one ASGI app, one WSGI callable.
+
+Both take ``POST`` with a JSON body ``{"refresh_token": "..."}`` and answer
+with the new pair as JSON (RFC 6749 §5.1 shape) and ``Cache-Control:
+no-store`` (the body holds credentials; RFC 6749 §5.1, OWASP).  Refusals are
+small JSON errors, never a traceback:
+
+=====  ==========================================================
+400    not JSON, no ``refresh_token``, or a token in the URL
+401    refused token (``invalid_grant``; reuse revokes the session)
+405    not ``POST``
+411    (WSGI) no Content-Length on a server that needs one
+413    body above ``max_body`` (default 8 KiB), refused unread
+503    the store is down (the client should retry later)
+=====  ==========================================================
+
+A refresh token is read from the body only, never from the query string
+(RFC 9700 §4.14, FX-01): a URL carrying one is answered 400 so the mistake
+shows up in development instead of in proxy logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, TypeAlias
+from urllib.parse import parse_qsl
+
+from ..errors import BackendError, TokenError
+from .service import TokenService
+from .types import TokenPair
+
+__all__ = ["RefreshEndpoint", "WSGIRefreshEndpoint", "refresh_endpoint", "wsgi_refresh_endpoint"]
+
+logger = logging.getLogger("sessionware.tokens")
+
+MAX_BODY = 8 * 1024
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send: TypeAlias = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+StartResponse: TypeAlias = Callable[..., Any]
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+}
+
+
+class _Reply:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, payload: dict[str, Any]) -> None:
+        self.status = status
+        self.body = json.dumps(payload, separators=(",", ":")).encode()
+        self.headers = [
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+            ("pragma", "no-cache"),
+            ("content-length", str(len(self.body))),
+        ]
+        if status == 405:
+            self.headers.append(("allow", "POST"))
+        elif status == 401:
+            self.headers.append(("www-authenticate", 'Bearer error="invalid_token"'))
+
+
+def _error(status: int, code: str, description: str) -> _Reply:
+    return _Reply(status, {"error": code, "error_description": description})
+
+
+def _precheck(method: str, query: str, length: int | None, max_body: int) -> _Reply | None:
+    """Refusals decided from the request line and headers alone."""
+    if method != "POST":
+        return _error(405, "invalid_request", "use POST")
+    if any(k.lower() == "refresh_token" for k, _ in parse_qsl(query, keep_blank_values=True)):
+        return _error(400, "invalid_request", "send the refresh token in the body, never the URL")
+    if length is not None and length > max_body:
+        return _error(413, "invalid_request", "request body too large")
+    return None
+
+
+def _token_from(body: bytes) -> str | _Reply:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _error(400, "invalid_request", "the body must be JSON")
+    token = data.get("refresh_token") if isinstance(data, dict) else None
+    if not isinstance(token, str):
+        return _error(400, "invalid_request", "refresh_token is required")
+    return token
+
+
+def _outcome(pair: TokenPair | None, exc: Exception | None) -> _Reply:
+    if pair is not None:
+        return _Reply(200, pair.as_dict())
+    if isinstance(exc, TokenError):
+        return _error(401, "invalid_grant", exc.reason)
+    logger.error("refresh endpoint: session store unavailable (%s)", type(exc).__name__)
+    return _error(503, "temporarily_unavailable", "try again later")
+
+
+def _length(value: str | None) -> int | None:
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+class RefreshEndpoint:
+    """ASGI refresh endpoint; mount it as ``Route(path, endpoint, methods=["POST"])``.
+
+    It is a class instance (not a function) so that Starlette's ``Route``
+    treats it as an ASGI app.
+    """
+
+    def __init__(self, service: TokenService, *, max_body: int = MAX_BODY) -> None:
+        self.service = service
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError("the refresh endpoint serves HTTP only")
+        length = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                length = _length(value.decode("latin-1"))
+        query = scope.get("query_string", b"").decode("latin-1")
+        reply = _precheck(scope["method"], query, length, self.max_body)
+        if reply is None:
+            body = await self._read(receive)
+            token = _token_from(body) if body is not None else None
+            if token is None:
+                reply = _error(413, "invalid_request", "request body too large")
+            elif isinstance(token, _Reply):
+                reply = token
+            else:
+                reply = await self._refresh(token, scope.get("client"))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(k.encode(), v.encode()) for k, v in reply.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": reply.body})
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b""
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _refresh(self, token: str, client: Any) -> _Reply:
+        address = client[0] if client else None
+        try:
+            pair = await self.service.arefresh(token, client=address)
+        except (TokenError, BackendError) as exc:
+            return _outcome(None, exc)
+        return _outcome(pair, None)
+
+
+class WSGIRefreshEndpoint:
+    """WSGI refresh endpoint (Flask: ``app.add_url_rule`` via a small view, or mount)."""
+
+    def __init__(self, service: TokenService, *, max_body: int = MAX_BODY) -> None:
+        self.service = service
+        self.max_body = max_body
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        reply = self._handle(environ)
+        start_response(f"{reply.status} {_REASONS[reply.status]}", reply.headers)
+        return [reply.body]
+
+    def _handle(self, environ: dict[str, Any]) -> _Reply:
+        length = _length(environ.get("CONTENT_LENGTH") or None)
+        reply = _precheck(
+            environ.get("REQUEST_METHOD", ""),
+            environ.get("QUERY_STRING", ""),
+            length,
+            self.max_body,
+        )
+        if reply is not None:
+            return reply
+        stream = environ["wsgi.input"]
+        if length is None:
+            if not environ.get("wsgi.input_terminated"):
+                return _error(411, "invalid_request", "Content-Length is required")
+            body = stream.read(self.max_body + 1)
+            if len(body) > self.max_body:
+                return _error(413, "invalid_request", "request body too large")
+        else:
+            body = stream.read(length)
+        token = _token_from(body)
+        if isinstance(token, _Reply):
+            return token
+        try:
+            pair = self.service.refresh(token, client=environ.get("REMOTE_ADDR"))
+        except (TokenError, BackendError) as exc:
+            return _outcome(None, exc)
+        return _outcome(pair, None)
+
+
+def refresh_endpoint(service: TokenService, *, max_body: int = MAX_BODY) -> RefreshEndpoint:
+    """An ASGI app that refreshes token pairs for ``service`` (async backend face).
+
+    .. versionadded:: 0.1
+    """
+    return RefreshEndpoint(service, max_body=max_body)
+
+
+def wsgi_refresh_endpoint(
+    service: TokenService, *, max_body: int = MAX_BODY
+) -> WSGIRefreshEndpoint:
+    """A WSGI callable that refreshes token pairs for ``service`` (sync backend face).
+
+    .. versionadded:: 0.1
+    """
+    return WSGIRefreshEndpoint(service, max_body=max_body)
