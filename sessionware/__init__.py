@@ -5,6 +5,7 @@ Public names are the ones in ``__all__``; everything else may change.
 
 from __future__ import annotations
 
+from .access import session_of
 from .asgi import SessionMiddleware
 from .backends import MemoryBackend
 from .config import GuardConfig, SessionConfig
@@ -54,4 +55,5 @@ __all__ = [
     "TokenSession",
     "WSGISessionMiddleware",
     "__version__",
+    "session_of",
 ]

@@ -12,6 +12,7 @@ escapes cannot forge records (AN-05, ASVS 5.0 16.4.1).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -135,6 +136,23 @@ class Event:
 
 
 EventSink: TypeAlias = Callable[[Event], None]
+
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def down_detail(error: BaseException, store: object) -> dict[str, str]:
+    """The ``detail`` of a ``backend_down`` event: which store, and why.
+
+    ``store`` is the backend; its ``address`` (URL or host:port, password
+    removed by the backend) is used when it has one, else its class name.
+    ``cause`` is the error's message on one line with any ``user:pass@``
+    cut out, so "connection refused" reaches the log and credentials never do.
+    """
+    address = getattr(store, "address", None)
+    where = address if isinstance(address, str) else type(store).__name__
+    cause = _CREDENTIALS.sub("***@", " ".join(str(error).split()))[:300]
+    return {"error": type(error).__name__, "store": where, "cause": cause or "-"}
+
 
 
 def emit(event: Event, callback: EventSink | None = None) -> None:

@@ -187,7 +187,7 @@ class SessionwareInterface(SessionInterface):
         engine = mw.engine
         facts = wsgi_facts(environ, mw.shared.clients)
         begin = engine.begin(facts)
-        record, unavailable = None, False
+        record, unavailable = None, None
         if begin.key is not None:
             record, unavailable = mw.shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
