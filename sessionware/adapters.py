@@ -272,6 +272,10 @@ def build(
             config = SessionConfig(**fields)
         except TypeError as exc:
             raise ConfigError(str(exc)) from exc
+    if not config.secure:
+        from .plain_http import NATIVE_SPELLING, secure_notice
+
+        log.warning("%s", secure_notice(NATIVE_SPELLING, config.cookie_name))
     migrator = None
     if legacy:
         from .migration import migrator_from_fields
