@@ -150,3 +150,16 @@ def test_counter_copy_matches_whether_a_session_exists(browser: Any, demo_url: s
     note = page.inner_text("[data-testid=counter-note]")
     assert "no session exists" not in note and "server-side session" in note
     context.close()
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_chromium_keeps_the_secure_cookie_on_local_plain_http(
+    browser: Any, demo_url: str, host: str
+) -> None:
+    """Chromium sends the default Secure ``__Host-`` cookie back to http://localhost and 127.0.0.1."""
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, demo_url.replace("localhost", host))
+    page.reload()
+    assert page.locator("[data-testid=signed-in-as]").count() == 1
+    context.close()
