@@ -156,7 +156,7 @@ def test_counter_copy_matches_whether_a_session_exists(browser: Any, demo_url: s
 def test_chromium_keeps_the_secure_cookie_on_local_plain_http(
     browser: Any, demo_url: str, host: str
 ) -> None:
-    """Chromium sends the default Secure ``__Host-`` cookie back to http://localhost and 127.0.0.1."""
+    """Chromium sends the default Secure ``__Host-`` cookie back over local plain HTTP."""
     context = browser.new_context()
     page = context.new_page()
     sign_in(page, demo_url.replace("localhost", host))

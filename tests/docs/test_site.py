@@ -1,4 +1,7 @@
-"""The documentation site: every public name has a reference entry, every page is in the nav (#15 item 3)."""
+"""The documentation site: every public name has a reference entry, every page a nav entry.
+
+(#15 item 3.)
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What docs/plain-http.md claims about clients and plain HTTP, checked on a real server (#15 item 8).
+"""docs/plain-http.md's claims about clients and plain HTTP, on a real server (#15 item 8).
 
 Python clients (httpx, requests) never send a ``Secure`` cookie over
 ``http://``, not even to ``localhost`` or ``127.0.0.1``, so a local API test
@@ -76,8 +76,11 @@ def counts_with_requests(url: str) -> list[str]:
         return [client.get(url, timeout=10).text for _ in range(3)]
 
 
+CLIENTS = [counts_with_httpx, counts_with_requests]
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
-@pytest.mark.parametrize("counts", [counts_with_httpx, counts_with_requests], ids=["httpx", "requests"])
+@pytest.mark.parametrize("counts", CLIENTS, ids=["httpx", "requests"])
 def test_python_clients_drop_the_secure_cookie_over_plain_http(
     secure_port: int, host: str, counts: Any
 ) -> None:
@@ -86,7 +89,7 @@ def test_python_clients_drop_the_secure_cookie_over_plain_http(
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
-@pytest.mark.parametrize("counts", [counts_with_httpx, counts_with_requests], ids=["httpx", "requests"])
+@pytest.mark.parametrize("counts", CLIENTS, ids=["httpx", "requests"])
 def test_native_secure_false_with_a_plain_name_keeps_the_session(
     plain_port: int, host: str, counts: Any
 ) -> None:
