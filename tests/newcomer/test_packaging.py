@@ -51,3 +51,12 @@ def test_dev_includes_all_and_docs() -> None:
     assert "sessionware[all]" in dev and "sessionware[docs]" in dev
     docs = " ".join(PROJECT["optional-dependencies"]["docs"])
     assert "mkdocs-material" in docs and "mkdocstrings" in docs
+
+
+def test_help_of_the_package_says_how_to_start() -> None:
+    """``help(sessionware)`` shows an example and the documentation address, not one line."""
+    import sessionware
+
+    doc = sessionware.__doc__ or ""
+    assert len(doc.splitlines()) > 10
+    assert "session_of(request)" in doc and "https://" in doc

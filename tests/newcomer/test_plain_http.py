@@ -118,3 +118,33 @@ def test_audit_flags_the_plain_http_development_setup() -> None:
     assert "never Secure (secure=False): for plain-HTTP development only" in secure.message
     prefix = next(f for f in findings if "prefix" in f.message)
     assert prefix.status == "FAIL"
+
+
+def test_secure_false_logs_the_notice_at_startup(caplog: pytest.LogCaptureFixture) -> None:
+    """Building a middleware with ``secure=False`` logs one line saying what it means."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return []
+
+    with caplog.at_level("WARNING", logger="sessionware"):
+        WSGISessionMiddleware(app, secret_keys=[SECRET], cookie_name="dev", secure=False)
+    (line,) = [r.getMessage() for r in caplog.records if "Secure" in r.getMessage()]
+    assert line.startswith("session cookie 'dev' is never Secure (secure=False)")
+    assert "production needs secure=True" in line
+
+
+@pytest.mark.parametrize(
+    ("spelling", "meaning"),
+    [
+        ("secure=False", "is never Secure"),
+        ("https_only=False", "is Secure when the request arrived over HTTPS"),
+        ("SESSION_COOKIE_SECURE=False", "is Secure when the request arrived over HTTPS"),
+    ],
+)
+def test_the_three_spellings_share_one_message(spelling: str, meaning: str) -> None:
+    """Each spelling yields the same sentence shape: cookie, meaning, spelling, what to do."""
+    from sessionware.plain_http import secure_notice
+
+    text = secure_notice(spelling, "session")
+    assert text.startswith(f"session cookie 'session' {meaning}")
+    assert f"({spelling})" in text and "secure=True" in text
