@@ -121,7 +121,7 @@ def test_sessions_table_does_not_wrap_at_1280_pixels(
         " return t.scrollWidth <= t.parentElement.clientWidth; }"
     )
     assert fits
-    screenshot(page, "sessions.png", tmp_path)
+    screenshot(page, "sessions-1280.png", tmp_path)
     context.close()
     phone.close()
 
