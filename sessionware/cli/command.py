@@ -35,6 +35,13 @@ from .targets import reach as _store
 __all__ = ["main"]
 
 
+def _missing(extra: str, package: str, cause: ImportError) -> str:
+    """The :class:`MissingExtra` message, with the import error that caused it."""
+    missing = MissingExtra(extra, package)
+    missing.__cause__ = cause
+    return str(missing)
+
+
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -50,7 +57,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     except ImportError as exc:
-        raise Failure(str(MissingExtra("jwt", "cryptography"))) from exc
+        raise Failure(_missing("jwt", "cryptography", exc)) from exc
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -157,7 +164,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError as exc:
-        raise Failure(str(MissingExtra("cli", "uvicorn"))) from exc
+        raise Failure(_missing("cli", "uvicorn", exc)) from exc
     from .demo import create_app
 
     backend = open_backend(args.backend, shared=False) if args.backend else None
