@@ -60,3 +60,27 @@ def test_help_of_the_package_says_how_to_start() -> None:
     doc = sessionware.__doc__ or ""
     assert len(doc.splitlines()) > 10
     assert "session_of(request)" in doc and "https://" in doc
+
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_works_on_pypi() -> None:
+    """No relative link or image (PyPI breaks them); set-up commands first; install lines."""
+    targets = re.findall(r"\]\(([^)]+)\)", README)
+    assert targets and all(t.startswith(("https://", "#")) for t in targets), [
+        t for t in targets if not t.startswith(("https://", "#"))
+    ]
+    first_block = README.split("```")[1]
+    assert "sessionware demo" in first_block and "python -m pytest" in first_block
+    for extra in PROJECT["optional-dependencies"]:
+        if extra not in ("bench", "dev", "docs"):
+            assert f'pip install "sessionware[{extra}]"' in README, extra
+    assert "pip install sessionware" in README and "Python ≥ 3.11" in README
+
+
+def test_readme_says_what_the_tests_need() -> None:
+    """The services and browser the test command needs, and what happens without them."""
+    for needed in ("SESSIONWARE_REDIS_URL", "SESSIONWARE_POSTGRES_URL", "Chromium", "CI=true"):
+        assert needed in README, needed
+    assert "skip loudly" in README
