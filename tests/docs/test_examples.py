@@ -9,7 +9,9 @@ test keeps that copy equal to the README.
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,26 @@ def _ids() -> list[pytest.param]:
     ]
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Examples may add handlers or set levels (docs/guard.md does): undo that afterwards."""
+    loggers = [logging.getLogger(), *(
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )]
+    saved = {logger: (logger.handlers[:], logger.level) for logger in loggers}
+    yield
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger) and logger not in saved:
+            logger.handlers.clear()
+            logger.setLevel(logging.NOTSET)
+    for logger, (handlers, level) in saved.items():
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+
+
 @pytest.mark.parametrize("group", _ids())
+@pytest.mark.usefixtures("restore_logging")
 def test_example_program_runs(
     group: list[Block], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
