@@ -95,3 +95,20 @@ def test_site_builds_strictly(tmp_path: object) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_docstring_markup_is_rendered_as_markdown() -> None:
+    """Roles, double backticks, ``::`` blocks and versionadded become Markdown on the site."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from griffe_rst import markdown
+    finally:
+        sys.path.pop(0)
+    text = markdown(
+        "Use :class:`~sessionware.Session` and ``x``::\n\n    a = 1\n\n.. versionadded:: 0.2"
+    )
+    assert "`Session`" in text and "`x`" in text and ":class:" not in text
+    assert "```python\na = 1\n```" in text
+    assert "*New in 0.2.*" in text
