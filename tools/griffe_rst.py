@@ -35,6 +35,8 @@ def _literal_blocks(text: str) -> str:
                 j += 1
             while block and not block[-1].strip():
                 block.pop()
+            while block and not block[0].strip():
+                block.pop(0)
             if block:
                 width = min(len(b) - len(b.lstrip()) for b in block if b.strip())
                 out.extend([head + (":" if head and not head.endswith(":") else ""), "",
