@@ -81,7 +81,7 @@ def test_every_block_is_a_program_or_says_why_not() -> None:
 def _readme_module() -> str:
     parts = [HEADER]
     for n, group in enumerate(programs(ROOT / "README.md")):
-        parts.append(f"\n\ndef program_{n}() -> None:  # {group[0].where}\n")
+        parts.append(f"\n\ndef program_{n}() -> None:\n")
         code = "".join(block.code for block in group)
         parts.append("".join(f"    {line}\n" if line else "\n" for line in code.splitlines()))
     return "".join(parts)

@@ -7,7 +7,7 @@ Do not edit: change README.md, then run
 # ruff: noqa
 
 
-def program_0() -> None:  # README.md:82
+def program_0() -> None:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -40,7 +40,7 @@ def program_0() -> None:  # README.md:82
         assert client.get("/cart").json() == {"user": "alice", "cart": [42]}
 
 
-def program_1() -> None:  # README.md:125
+def program_1() -> None:
     from collections.abc import Iterable
     from typing import Any
 
@@ -64,7 +64,7 @@ def program_1() -> None:  # README.md:125
     assert client.get("https://localhost/").text == "visit 2"
 
 
-def program_2() -> None:  # README.md:244
+def program_2() -> None:
     from fastapi import Depends, FastAPI
     from fastapi.testclient import TestClient
 
@@ -99,7 +99,7 @@ def program_2() -> None:  # README.md:244
         assert client.post("/password").json() == {"changed": True}
 
 
-def program_3() -> None:  # README.md:282
+def program_3() -> None:
     from flask import Flask
 
     from sessionware.integrations.flask import Sessionware, current_session
@@ -125,7 +125,7 @@ def program_3() -> None:  # README.md:282
         assert client.get("/me", base_url="https://localhost").text == "alice"
 
 
-def program_4() -> None:  # README.md:367
+def program_4() -> None:
     from starlette.applications import Starlette
 
     from sessionware import SessionMiddleware
@@ -138,7 +138,7 @@ def program_4() -> None:  # README.md:367
     app.add_middleware(SessionMiddleware, secret_keys=[SECRET], backend=backend)
 
 
-def program_5() -> None:  # README.md:447
+def program_5() -> None:
     from starlette.applications import Starlette
 
     from sessionware import SessionMiddleware
