@@ -45,3 +45,13 @@ def test_favicon_ico_is_an_icon() -> None:
     reply = client.get("/favicon.ico")
     assert reply.status_code == 200 and reply.headers["content-type"] == "image/svg+xml"
     assert reply.text.startswith("<svg")
+
+
+def test_sign_in_copy_names_the_cookie_actually_used() -> None:
+    """The sign-in card names the real cookie (``session`` with --dev-http)."""
+    secure = TestClient(create_app(MemoryBackend(), secret_keys=[SECRET]),
+                        base_url="https://testserver")
+    assert "<code>__Host-session</code> cookie" in secure.get("/").text
+    plain = TestClient(create_app(MemoryBackend(), secret_keys=[SECRET], dev_http=True),
+                       base_url="http://testserver")
+    assert "<code>session</code> cookie" in plain.get("/").text
