@@ -127,6 +127,17 @@ class RedisBackend:
         self._own_aclient = aclient is None
         self._lock = threading.Lock()
 
+    @property
+    def address(self) -> str:
+        """Where this store is (``redis://host:port/db`` or the cluster's nodes), no password."""
+        nodes = self._target.nodes
+        if nodes:
+            return "redis+cluster://" + ",".join(f"{h}:{p}" for h, p in nodes)
+        scheme, _, rest = (self._target.url or "a Redis client passed in").partition("://")
+        # Drop the credentials and the query (which may carry password=...).
+        rest = rest.split("?", 1)[0].rpartition("@")[2]
+        return f"{scheme}://{rest}" if rest else scheme
+
     def __repr__(self) -> str:
         nodes = self._target.nodes
         where = f"{len(nodes)}-node cluster" if nodes else "single node"

@@ -159,6 +159,11 @@ class SQLBackend:
         self._ready_lock = threading.Lock()
         self._writes = itertools.count()
 
+    @property
+    def address(self) -> str:
+        """The database URL with the password hidden, for messages and events."""
+        return render(self.engine.url)
+
     def __repr__(self) -> str:
         return f"SQLBackend({render(self.engine.url)!r}, table={self.tables.sessions.name!r})"
 
