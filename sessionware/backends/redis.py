@@ -2,7 +2,8 @@
 
 One class, two native faces over one key layout: the sync face drives a
 ``redis.Redis`` / ``redis.cluster.RedisCluster`` client (WSGI), the async face
-a ``redis.asyncio`` client (ASGI).  What each call sends is written once, as
+``redis.asyncio`` clients (ASGI), one per running event loop
+(:mod:`.redis_loops`).  What each call sends is written once, as
 a plan in :mod:`.redis_plans`; the key layout and its TTLs are drawn in
 :mod:`.redis_scripts`.
 
@@ -52,6 +53,7 @@ from .redis_connect import (
     parse_url,
 )
 from .redis_layout import Layout
+from .redis_loops import LoopClients
 
 __all__ = ["RedisBackend"]
 
@@ -125,6 +127,8 @@ class RedisBackend:
         self._aclient = None if aclient is None else check_client(aclient)
         self._own_client = client is None
         self._own_aclient = aclient is None
+        # Our own async clients: one per running event loop (see .redis_loops).
+        self._loops = LoopClients(self._target.async_client)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -144,9 +148,11 @@ class RedisBackend:
         return client
 
     def _async_client(self) -> Any:
-        if self._aclient is None:
-            self._aclient = self._target.async_client()
-        return self._aclient
+        # A client passed in is the caller's, on the caller's loop; ours
+        # follow whichever loop is running, so any number of loops work.
+        if self._aclient is not None:
+            return self._aclient
+        return self._loops.get()
 
     # -- sync face ----------------------------------------------------------------
 
@@ -234,10 +240,13 @@ class RedisBackend:
         return await self._adrive(plans.by_user(self.layout, user_id, now, cluster))
 
     async def aclose(self) -> None:
-        """Close the async connections we opened; the next call opens new ones."""
-        if self._own_aclient and self._aclient is not None:
-            client, self._aclient = self._aclient, None
-            await client.aclose()
+        """Close the running loop's async connections we opened; the next call opens new ones.
+
+        Clients of other loops close with their loop (``asyncio.run`` and
+        ``asyncio.Runner`` finalize them on shutdown; see :mod:`.redis_loops`).
+        """
+        if self._own_aclient:
+            await self._loops.aclose()
 
     async def _adrive(self, plan: plans.Plan[T]) -> T:
         try:

@@ -16,7 +16,7 @@ from sessionware.backends import RedisBackend, from_url
 from sessionware.errors import BackendError, BackendUnavailable, ConfigError
 from sessionware.records import Create, Delete, Patch, Touch
 
-from .conformance import BackendConformance, TouchOnLoadConformance, make_record
+from .conformance import LOOP_PATTERNS, BackendConformance, TouchOnLoadConformance, make_record
 from .conftest import RedisProcess
 
 pytestmark = pytest.mark.redis
@@ -31,6 +31,8 @@ def backend(redis_url: str, redis_prefix: str) -> Iterator[RedisBackend]:
 
 class TestRedisConformance(BackendConformance, TouchOnLoadConformance):
     """The shared suite on a single Redis server (each test under its own prefix)."""
+
+    FACES = ("sync", *LOOP_PATTERNS)
 
 
 def keys_and_ttls(client: redis.Redis, prefix: str) -> dict[str, int]:
