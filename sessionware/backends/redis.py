@@ -9,7 +9,9 @@ a plan in :mod:`.redis_plans`; the key layout and its TTLs are drawn in
 
 Round trips (counted in ``tests/backends/test_redis*.py``):
 
-* ``load``: 1 (``HGETALL``; expiry checked on the client to the microsecond).
+* ``load``: 1 (``HGETALL``; expiry checked on the client to the microsecond;
+  the ``LOAD_TOUCH`` script instead when a sliding touch may be due, see
+  :mod:`.redis_touch`).
 * ``apply``: 1 on a single node (one Lua script per commit, atomic: create,
   rotation, ``max_per_user`` eviction, patch with compare-and-set).  On a
   cluster, 1 pipelined batch for data patches, touches, new sessions and
@@ -54,6 +56,7 @@ from .redis_connect import (
 )
 from .redis_layout import Layout
 from .redis_loops import LoopClients
+from .redis_touch import TouchMemo
 
 __all__ = ["RedisBackend"]
 
@@ -129,6 +132,8 @@ class RedisBackend:
         self._own_aclient = aclient is None
         # Our own async clients: one per running event loop (see .redis_loops).
         self._loops = LoopClients(self._target.async_client)
+        # Reads whose touch cannot be due go out as a plain HGETALL (.redis_touch).
+        self._memo = TouchMemo()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -161,7 +166,10 @@ class RedisBackend:
     touches_on_load = True
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        return self._drive(plans.load(self.layout, key, now, touch))
+        touch = self._memo.needed(key, now, touch)
+        record = self._drive(plans.load(self.layout, key, now, touch))
+        self._memo.saw(key, record)
+        return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         return self._drive(plans.load_handle(self.layout, handle, now))
@@ -224,7 +232,10 @@ class RedisBackend:
     # -- async face: the same plans, driven with await -------------------------------
 
     async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        return await self._adrive(plans.load(self.layout, key, now, touch))
+        touch = self._memo.needed(key, now, touch)
+        record = await self._adrive(plans.load(self.layout, key, now, touch))
+        self._memo.saw(key, record)
+        return record
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
         return await self._adrive(plans.load_handle(self.layout, handle, now))
