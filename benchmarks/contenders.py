@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import apps
+from . import apps, bare_redis
 
 SECRET = "bench-secret-" + "k" * 40
 REDIS_URL = os.environ.get("SESSIONWARE_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -400,6 +400,16 @@ CONTENDERS: tuple[Contender, ...] = (
         quick=True,
         store="redis",
     ),
+    Contender(
+        "redis-bare",
+        "asgi",
+        "peer",
+        bare_redis.asgi_factory(Built, _scope_session, _adelete_prefix),
+        ("redis",),
+        ("redis",),
+        quick=True,
+        store="redis",
+    ),
     Contender("sessionware-memory", "asgi", SW, _sessionware_asgi(memory_backend), quick=True),
     Contender(
         "sessionware-redis",
@@ -457,6 +467,16 @@ CONTENDERS: tuple[Contender, ...] = (
         "peer",
         _flask_session_redis,
         ("flask", "flask_session", "redis"),
+        ("redis",),
+        quick=True,
+        store="redis",
+    ),
+    Contender(
+        "flask-redis-bare",
+        "wsgi",
+        "peer",
+        bare_redis.wsgi_factory(Built, _delete_prefix),
+        ("flask", "redis"),
         ("redis",),
         quick=True,
         store="redis",
