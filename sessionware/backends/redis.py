@@ -42,8 +42,9 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
-from ..records import ApplyResult, Op, Record, Touch
+from ..records import ApplyResult, Create, Op, Record, Touch
 from . import redis_plans as plans
+from .redis_cache import ClientCache, Tracker
 from .redis_connect import (
     NoScriptError,
     RedisClusterException,
@@ -75,6 +76,19 @@ def _fallback(cmd: plans.Command) -> tuple[Any, ...]:
     return ("EVAL", cmd.script.source, len(cmd.keys), *cmd.keys, *cmd.args)
 
 
+def touched_keys(ops: Sequence[Op]) -> list[str]:
+    """Storage keys a commit writes (for the client cache to drop)."""
+    keys: list[str] = []
+    for op in ops:
+        if isinstance(op, Create):
+            keys.append(op.record.key)
+            if op.replaces is not None:
+                keys.append(op.replaces)
+        else:
+            keys.append(op.key)
+    return keys
+
+
 class RedisBackend:
     """Sessions in Redis (one server, a replicated primary, or Redis Cluster).
 
@@ -91,6 +105,10 @@ class RedisBackend:
     :param client: a ready ``redis.Redis`` / ``RedisCluster`` for the sync
         face (created with ``decode_responses=True``); not closed by us.
     :param aclient: the same for the async face (``redis.asyncio``).
+    :param client_cache: ``True`` or a
+        :class:`~sessionware.backends.redis_cache.ClientCache`: keep sessions
+        read before in this process until Redis reports they changed
+        (server-assisted client-side caching; single node only).
     :param client_options: passed to the clients we create (e.g.
         ``max_connections``, ``ssl_ca_certs``).
 
@@ -107,6 +125,7 @@ class RedisBackend:
         connect_timeout: float = 0.5,
         client: Any = None,
         aclient: Any = None,
+        client_cache: ClientCache | bool | None = None,
         **client_options: Any,
     ) -> None:
         if not prefix:
@@ -134,7 +153,28 @@ class RedisBackend:
         self._loops = LoopClients(self._target.async_client)
         # Reads whose touch cannot be due go out as a plain HGETALL (.redis_touch).
         self._memo = TouchMemo()
+        self._cache = self._tracker(client_cache, cluster or bool(self._target.nodes))
         self._lock = threading.Lock()
+
+    def _tracker(self, setting: ClientCache | bool | None, cluster: bool) -> Tracker | None:
+        if setting is None or setting is False:
+            return None
+        if cluster:
+            raise ConfigError(
+                "client_cache is not supported on Redis Cluster: every master would need "
+                "its own invalidation connection; use it with a single node or a primary"
+            )
+        if not self._target.url:
+            raise ConfigError("client_cache needs a url: it opens its own tracking connection")
+        settings = ClientCache() if setting is True else setting
+        if settings.max_entries < 1 or settings.max_bytes < 1 or not settings.ping_every > 0:
+            raise ConfigError("client_cache needs positive max_entries, max_bytes, ping_every")
+        return Tracker(settings, self._target.tracking_connection, self.layout.session(""))
+
+    @property
+    def client_cache(self) -> Tracker | None:
+        """The client-side cache (``client_cache=``), or None."""
+        return self._cache
 
     def __repr__(self) -> str:
         nodes = self._target.nodes
@@ -167,8 +207,16 @@ class RedisBackend:
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         touch = self._memo.needed(key, now, touch)
+        cache, ticket = self._cache, None
+        if cache is not None:
+            hit = None if touch is not None else cache.get(key, now)
+            if hit is not None:
+                return hit
+            ticket = cache.ticket()
         record = self._drive(plans.load(self.layout, key, now, touch))
         self._memo.saw(key, record)
+        if cache is not None:
+            cache.put(key, record, ticket)
         return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -178,14 +226,24 @@ class RedisBackend:
         if not ops:
             return ApplyResult()
         client = self._sync_client()
-        return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+        if self._cache is None:
+            return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+        keys = touched_keys(ops)
+        self._cache.forget(keys)
+        try:
+            return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+        finally:
+            self._cache.forget(keys)
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
         client = self._sync_client()
         return self._drive(plans.by_user(self.layout, user_id, now, is_cluster(client)))
 
     def close(self) -> None:
-        """Close the sync connections we opened (a client passed in is left open)."""
+        """Close the sync connections we opened (a client passed in is left open)
+        and stop the client cache's tracking thread."""
+        if self._cache is not None:
+            self._cache.close()
         if self._own_client and self._client is not None:
             client, self._client = self._client, None
             client.close()
@@ -233,8 +291,16 @@ class RedisBackend:
 
     async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         touch = self._memo.needed(key, now, touch)
+        cache, ticket = self._cache, None
+        if cache is not None:
+            hit = None if touch is not None else cache.get(key, now)
+            if hit is not None:
+                return hit
+            ticket = cache.ticket()
         record = await self._adrive(plans.load(self.layout, key, now, touch))
         self._memo.saw(key, record)
+        if cache is not None:
+            cache.put(key, record, ticket)
         return record
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
@@ -244,7 +310,14 @@ class RedisBackend:
         if not ops:
             return ApplyResult()
         cluster = is_cluster(self._async_client())
-        return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+        if self._cache is None:
+            return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+        keys = touched_keys(ops)
+        self._cache.forget(keys)
+        try:
+            return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+        finally:
+            self._cache.forget(keys)
 
     async def aby_user(self, user_id: str, now: float) -> list[Record]:
         cluster = is_cluster(self._async_client())

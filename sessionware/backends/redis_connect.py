@@ -142,6 +142,11 @@ class Target:
         except (RedisError, RedisClusterException, OSError) as exc:
             raise failed(exc) from exc
 
+    def tracking_connection(self) -> Any:
+        """One plain RESP2 connection (not pooled), for the client cache's invalidations."""
+        options = {**self.options, "protocol": 2, "socket_timeout": None}
+        return redis.ConnectionPool.from_url(self.url, **options).make_connection()
+
     def async_client(self) -> Any:
         """A ``redis.asyncio`` client; it connects on first use."""
         if not self.nodes:
