@@ -297,6 +297,12 @@ def redis_backend(env: Env) -> Any:
     return RedisBackend(env.redis_url, prefix=f"{env.run_id}:sw:")
 
 
+def redis_cached_backend(env: Env) -> Any:
+    from sessionware.backends.redis import RedisBackend
+
+    return RedisBackend(env.redis_url, prefix=f"{env.run_id}:swc:", client_cache=True)
+
+
 def sqlite_backend(env: Env) -> Any:
     from sessionware.backends.sql import SQLBackend
 
@@ -419,6 +425,15 @@ CONTENDERS: tuple[Contender, ...] = (
         ("sessionware.backends.redis", "redis"),
         ("redis",),
         quick=True,
+        store="redis",
+    ),
+    Contender(
+        "sessionware-redis-cached",
+        "asgi",
+        SW,
+        _sessionware_asgi(redis_cached_backend),
+        ("sessionware.backends.redis", "redis"),
+        ("redis",),
         store="redis",
     ),
     Contender(

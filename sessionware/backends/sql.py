@@ -332,9 +332,7 @@ def _retry(error: BaseException, progress: _Progress) -> bool:
     changes nothing worth keeping.  Once a statement has completed, a failure
     may follow a commit the server made, so it is never retried blindly.
     """
-    return (
-        not progress.ran and isinstance(error, exc.DBAPIError) and error.connection_invalidated
-    )
+    return not progress.ran and isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
 def _drive(conn: sa.Connection, plan: Plan[T], step: Any, progress: _Progress) -> T:

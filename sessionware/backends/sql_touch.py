@@ -67,8 +67,8 @@ class TouchReads:
         joined = s.outerjoin(touched, touched.c.key == s.c.key).outerjoin(
             d, d.c.session_key == s.c.key
         )
-        self.q_touch_load = sa.select(*columns).select_from(joined).where(
-            s.c.key == key, s.c.expires_at > now
+        self.q_touch_load = (
+            sa.select(*columns).select_from(joined).where(s.c.key == key, s.c.expires_at > now)
         )
         self.u_touch = (
             sa.update(s)
