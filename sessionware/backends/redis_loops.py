@@ -28,7 +28,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from .redis_connect import release
+from .redis_connect import RedisError, release
 
 __all__ = ["LoopClients"]
 
@@ -99,7 +99,10 @@ class LoopClients:
             if entry.open:
                 entry.open = False
                 self._forget(loop, entry)
-                await entry.client.aclose()
+                # Redis gone at shutdown: the sockets are dead anyway, and an
+                # error here would only be logged by asyncio as a failed close.
+                with contextlib.suppress(RedisError, OSError):
+                    await entry.client.aclose()
 
     def _forget(self, loop: asyncio.AbstractEventLoop, entry: _Entry) -> None:
         with self._lock:
