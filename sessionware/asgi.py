@@ -189,11 +189,18 @@ class SessionMiddleware:
             scope, receive, send, self.app, facts.client
         ):
             return
-        record, unavailable = None, False
+        record, unavailable, ending = None, False, None
         if begin.key is not None:
             record, unavailable = await shared.aload(begin.key)
+            if record is None and not unavailable and shared.tombstones:
+                ending = await shared.aending(begin.key)  # a dead cookie only
         session = engine.resume(
-            begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
+            begin,
+            record,
+            facts,
+            read_only=kind == "websocket",
+            unavailable=unavailable,
+            ending=ending,
         )
         if session.pending_events:
             await shared.areport(session.pending_events, facts)
