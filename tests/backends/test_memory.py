@@ -10,9 +10,10 @@ from sessionware.backends import MemoryBackend
 from sessionware.records import Create, Patch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
+from .tombstones import TombstoneConformance
 
 
-class TestMemoryConformance(BackendConformance, TouchOnLoadConformance):
+class TestMemoryConformance(BackendConformance, TouchOnLoadConformance, TombstoneConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()

@@ -17,6 +17,7 @@ from sessionware.errors import BackendError, BackendUnavailable, ConfigError
 from sessionware.records import Create, Delete, Patch, Touch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
+from .tombstones import TombstoneConformance
 from .conftest import RedisProcess
 
 pytestmark = pytest.mark.redis
@@ -29,7 +30,7 @@ def backend(redis_url: str, redis_prefix: str) -> Iterator[RedisBackend]:
     b.close()
 
 
-class TestRedisConformance(BackendConformance, TouchOnLoadConformance):
+class TestRedisConformance(BackendConformance, TouchOnLoadConformance, TombstoneConformance):
     """The shared suite on a single Redis server (each test under its own prefix)."""
 
 
