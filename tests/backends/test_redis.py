@@ -17,8 +17,8 @@ from sessionware.errors import BackendError, BackendUnavailable, ConfigError
 from sessionware.records import Create, Delete, Patch, Touch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
-from .tombstones import TombstoneConformance
 from .conftest import RedisProcess
+from .tombstones import TombstoneConformance
 
 pytestmark = pytest.mark.redis
 

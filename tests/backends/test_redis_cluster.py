@@ -16,9 +16,9 @@ from sessionware.errors import BackendUnavailable
 from sessionware.records import Create, Delete, Patch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
-from .tombstones import TombstoneConformance
 from .conftest import delete_prefix, free_ports
 from .test_redis import check_manager
+from .tombstones import TombstoneConformance
 
 pytestmark = pytest.mark.redis
 

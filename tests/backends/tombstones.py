@@ -73,7 +73,7 @@ class TombstoneConformance:
         assert got is not None and got.resolved(now + 250) == ("absolute", rec.absolute_at)
 
     def test_anonymous_sessions_get_no_tombstone(self, face: SyncFace, now: float) -> None:
-        """Only signed-in sessions leave anything behind, so a flood of fresh sessions leaves nothing."""
+        """Only signed-in sessions leave anything behind: a flood of fresh ones leaves nothing."""
         rec = make_record(now)
         face.apply([Create(rec, keep_for=WEEK)], now)
         face.apply([Delete(rec.key)], now + 1)
