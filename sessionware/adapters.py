@@ -91,6 +91,7 @@ class Shared:
         #: The backend says why sessions ended (optional capability): read only
         #: for a verified cookie whose record is gone, never for a live one.
         self.tombstones = bool(getattr(backend, "keeps_tombstones", False))
+        self.engine.tombstones = self.tombstones
 
     def load(self, key: str) -> tuple[Record | None, bool]:
         """``(record, unavailable)``: the stored session, read on the sync face."""

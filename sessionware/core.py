@@ -69,6 +69,9 @@ class Engine:
         self._name = config.cookie_name
         self._url_names = URL_ID_NAMES | {config.cookie_name.lower()}
         self.planner = Planner(config, self.ids, self.cookies, clock)
+        #: The store keeps tombstones (set by the adapters): then the engine's own
+        #: memory of recent logouts, a fallback for stores without them, is unused.
+        self.tombstones = False
 
     # -- step 1 --------------------------------------------------------------------
 
@@ -156,7 +159,7 @@ class Engine:
                     return session
                 session.ending = verdict.ended
                 session.pending_events.extend(verdict.events)
-            elif begin.key in self.planner.ended:  # a store without tombstones
+            elif not self.tombstones and begin.key in self.planner.ended:
                 session.ending = Ended("logout")
                 session.pending_events.extend(
                     reason_events(session.ending, None, None, facts.client)
