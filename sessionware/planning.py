@@ -206,7 +206,11 @@ class Planner:
         )
         max_age = rec.absolute_at - now if rec.remember else None
         plan.cookie = self.cookies.set(self.ids.sign(session_id), max_age=max_age)
-        plan.failed_cookie = self.cookies.delete()
+        # A renewal that lost a race to a parallel request's renewal keeps its
+        # cookie: the winner's response carries the new one, and the old ID
+        # serves the successor for rotation_grace (FX-07).  Its own writes in
+        # that request are not saved (the old record is gone).
+        plan.failed_cookie = self.cookies.delete() if explicit else None
         kind = "regenerated" if explicit else "renewed"
         plan.events.append(Event(kind, facts.client, rec.handle, rec.user_id))
 
