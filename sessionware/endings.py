@@ -29,7 +29,17 @@ from .config import SessionConfig
 from .events import Event
 from .records import Record, Tombstone, ended
 
-__all__ = ["ALIASES", "Ended", "Ending", "Verdict", "bury", "judge", "keep_for", "reason_events"]
+__all__ = [
+    "ALIASES",
+    "Ended",
+    "Ending",
+    "Verdict",
+    "bury",
+    "explain",
+    "judge",
+    "keep_for",
+    "reason_events",
+]
 
 #: The 0.1 event kinds still sent after an ``ended`` event, by end reason.
 ALIASES = {"idle": "expired", "absolute": "expired", "logout": "logout_replay"}
@@ -133,3 +143,41 @@ def bury(
 def keep_for(config: SessionConfig, user_id: str | None) -> float | None:
     """``Create.keep_for`` for a new record: signed-in ones only."""
     return config.tombstone_s or None if user_id is not None else None
+
+
+def explain(reason: str | None, by: str | None = None, idle: float | None = None) -> str | None:
+    """A sentence for the user about ``session.end_reason`` (None for a live session).
+
+    ``idle`` (seconds, e.g. ``config.idle_s``) puts the inactivity limit in
+    the idle sentence.  Apps with their own wording map the reasons themselves.
+    """
+    if reason is None:
+        return None
+    if reason == "revoked":
+        if by == "user":
+            return "You were signed out from another device."
+        if by == "admin":
+            return "An administrator signed you out."
+        return "You were signed out for your security. Please sign in again."
+    if reason == "idle":
+        if idle is None:
+            return "Your session expired after a period of inactivity."
+        return f"Your session expired after {_duration(idle)} of inactivity."
+    return _MESSAGES.get(reason, "Your session ended. Please sign in again.")
+
+
+_MESSAGES = {
+    "logout": "You signed out.",
+    "evicted": "You were signed out because you signed in on too many devices.",
+    "binding": "You were signed out because your session was used from another browser.",
+    "absolute": "Your session reached its maximum length. Please sign in again.",
+    "rotated": "Your session moved to a new sign-in. Please sign in again.",
+}
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds:g} seconds"
