@@ -25,6 +25,7 @@ from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .facts import RequestFacts
 from .records import APPLIED
+from .ws_watch import watch
 
 if TYPE_CHECKING:
     from .tokens.service import TokenService
@@ -216,6 +217,8 @@ class SessionMiddleware:
             await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
+            if session.record is not None:  # a revoked session's socket closes (1008)
+                receive = watch(receive, send, shared.backend, session.record.key, engine.clock)
             await self.app(scope, receive, send)
             return
 
