@@ -68,5 +68,6 @@ def create_app(
     if clock is not None:
         options["clock"] = clock
     app = SessionMiddleware(OriginCheck(demo.starlette()), backend=store, **options)
+    demo.idle_seconds = app.config.idle_s
     app.demo = demo  # type: ignore[attr-defined]
     return app

@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ...endings import explain
 from ...events import Event, emit
 from ...manager import SessionManager
 from ...session import Session
@@ -110,6 +111,8 @@ class Demo:
         self.reauth_seconds = reauth_seconds
         self.clock = clock
         self.events: deque[Event] = deque(maxlen=events)
+        #: The idle limit, for "expired after 30 minutes of inactivity" (set by the factory).
+        self.idle_seconds: float | None = None
         self.templates = Jinja2Templates(directory=HERE / "templates")
         env = self.templates.env
         env.globals["demo_users"] = DEMO_USERS
@@ -146,7 +149,9 @@ class Demo:
             display=DEMO_USERS.get(user or "", ("", user or ""))[1],
             session=session,
             flash=session.pop("flash", None) if user else None,
-            events=[self._event_view(e, now) for e in self.events],
+            # Why this browser's session ended, through public API only (#17).
+            ended=explain(session.end_reason, session.ended_by, self.idle_seconds),
+            events=[self._event_view(e, now) for e in self.events if "alias_of" not in e.detail],
             ago=lambda t: _ago(t, now),
             stamp=_stamp,
             now=now,
@@ -165,7 +170,7 @@ class Demo:
             "user": event.user_id or "",
             "detail": ", ".join(f"{k}={v}" for k, v in event.detail.items()),
             "alert": event.kind
-            not in {"created", "login", "logout", "regenerated", "renewed", "revoked"},
+            not in {"created", "login", "logout", "regenerated", "renewed", "revoked", "ended"},
         }
 
     def _recent(self, session: Session) -> bool:
@@ -235,7 +240,7 @@ class Demo:
         if handle == session.handle:
             session.logout()
             return self._back()
-        if handle in owned and await self.manager.arevoke(handle):
+        if handle in owned and await self.manager.arevoke(handle, by="user"):
             self._revoked(request, user, [handle])
             session["flash"] = "That session is signed out; its next request will be anonymous."
         return self._back("/sessions")
@@ -248,7 +253,7 @@ class Demo:
         if not self._recent(session):
             return self._reauth_page(request, "/sessions")
         others = [s.handle for s in await self.manager.alist_sessions(user)]
-        count = await self.manager.arevoke_user(user, keep=session.handle)
+        count = await self.manager.arevoke_user(user, keep=session.handle, by="user")
         self._revoked(request, user, [h for h in others if h != session.handle])
         session["flash"] = f"Signed out {count} other session{'s' if count != 1 else ''}."
         return self._back("/sessions")
