@@ -25,6 +25,14 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
 7. A response with status >= 500 (or an app exception) commits nothing.
 8. Commits are patches: set keys, deleted keys, metadata; never the whole
    session over a concurrent writer's keys (CC-01).
+9. A signed-in session that ends leaves a tombstone in the same backend call
+   (on stores that keep them); a dead cookie then reads ``end_reason`` and an
+   ``ended`` event, never ``unknown_id``, and the guard does not count it
+   (AN-04).  A live session's read never looks for one.
+10. The old ID of a periodic renewal serves its successor for
+    ``rotation_grace`` only; after ``login``/``regenerate`` never (FX-07).  A
+    rotated-out ID presented later is ``stale_reuse`` (and under
+    ``on_stale_reuse="revoke"`` the successor ends).  See ``endings.py``.
 """
 
 from __future__ import annotations
