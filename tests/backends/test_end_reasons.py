@@ -338,3 +338,22 @@ def test_no_raw_id_in_any_stored_value(make_site: Any, store: Dumpable) -> None:
         raw = cookie.split(".")[0]
         assert len(raw) >= 40
         assert raw not in stored and cookie not in stored
+
+
+def test_the_guard_never_blocks_a_returning_users_dead_cookies(
+    make_site: Any, store: Dumpable
+) -> None:
+    """With a tiny bad_limit, a dozen presentations of ended cookies are never answered 429."""
+    from sessionware import GuardConfig
+
+    site = make_site(guard=GuardConfig(bad_limit=2, bad_window=60))
+    cookies = []
+    for _ in range(4):
+        client, cookie = site.signed_in()
+        client.post("/logout")
+        cookies.append(cookie)
+    site.events.clear()
+    for cookie in cookies * 3:
+        browser = site.client(cookie=f"{COOKIE}={cookie}")
+        assert browser.get("/me").status_code == 200
+    assert not [e for e in site.events if e.kind == "brute_force"]

@@ -1,8 +1,9 @@
 """FX-07 over real HTTP: parallel requests across a renewal are never signed out (#17).
 
 uvicorn on a loopback port, httpx clients firing requests in parallel with
-the same cookie while the session's ID is renewed (``renew_interval``); the
-server's clock is a :class:`~sessionware.testing.FakeClock` the test moves.
+the same cookie while the session's ID is renewed (``renew_interval``), on
+every backend; the server's clock is a :class:`~sessionware.testing.FakeClock`
+the test moves.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ import asyncio
 import contextlib
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import redis
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,12 +24,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from sessionware import SessionMiddleware
-from sessionware.backends import MemoryBackend, RedisBackend
 from sessionware.events import Event
 from sessionware.testing import FakeClock
 
 from ..conftest import SECRET
-from .conftest import delete_prefix
+from .every_store import KINDS, every_store
 
 COOKIE = "sid_grace"
 
@@ -45,19 +43,16 @@ async def whoami(request: Request) -> Response:
     return PlainTextResponse(str(request.session.user_id))
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
-    if request.param == "memory":
-        yield MemoryBackend()
-        return
-    url = request.getfixturevalue("redis_url")
-    prefix = f"swtest:{uuid.uuid4().hex}:"
-    store = RedisBackend(url, prefix=prefix)
-    yield store
-    store.close()
-    client = redis.Redis.from_url(url)
-    delete_prefix(client, prefix)
-    client.close()
+@pytest.fixture(params=KINDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
+    def redis_url() -> str:
+        return str(request.getfixturevalue("redis_url"))
+
+    def cluster() -> str:
+        return str(request.getfixturevalue("redis_cluster"))
+
+    for store in every_store(request.param, tmp_path, redis_url, cluster):
+        yield store.backend
 
 
 class Server:

@@ -100,3 +100,50 @@ def test_explain_has_a_sentence_for_every_reason() -> None:
     assert explain("idle", None, 1800) == "Your session expired after 30 minutes of inactivity."
     for reason in ("logout", "evicted", "binding", "absolute", "rotated", "revoked"):
         assert explain(reason)
+
+
+def test_a_backend_without_tombstones_keeps_working_and_reports_unknown_ids() -> None:
+    """A store without the optional capability (here a wrapper) ignores tombstones: the
+    other process's logout reads as an unknown ID, this process's own as before."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from sessionware import MemoryBackend, SessionMiddleware
+    from sessionware.testing import CountingBackend
+
+    async def login(request: Request) -> PlainTextResponse:
+        request.session.login("ada")
+        return PlainTextResponse("ok")
+
+    async def me(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(request.session.end_reason))
+
+    async def logout(request: Request) -> PlainTextResponse:
+        request.session.logout()
+        return PlainTextResponse("bye")
+
+    store = CountingBackend(MemoryBackend())
+    assert not getattr(store, "keeps_tombstones", False)
+    routes = [Route("/login", login), Route("/me", me), Route("/logout", logout)]
+    events: list[Event] = []
+
+    def server() -> TestClient:
+        app = SessionMiddleware(
+            Starlette(routes=routes), secret_keys=[SECRET], backend=store,
+            on_event=events.append, guard=None,
+        )  # fmt: skip
+        return TestClient(app, base_url="https://testserver")
+
+    first, second = server(), server()
+    first.get("/login")
+    cookie = {"cookie": f"__Host-session={first.cookies['__Host-session']}"}
+    first.get("/logout")
+    events.clear()
+    assert second.get("/me", headers=cookie).text == "None"
+    assert [e.kind for e in events] == ["unknown_id"]
+    events.clear()
+    assert first.get("/me", headers=cookie).text == "logout"
+    assert [e.kind for e in events] == ["ended", "logout_replay"]
