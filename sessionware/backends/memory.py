@@ -201,8 +201,7 @@ class MemoryBackend:
                 victim = self._records.get(key)
                 if victim is not None and victim.expires_at == deadline:
                     self._remove(key)  # a stale entry means a later deadline is queued
-                    if op.keep_for is not None and victim.user_id is not None:
-                        self._bury(ended(victim, "evicted", now, op.keep_for, by="capacity"))
+                    self._evicted_for_capacity(victim, now)
         record = record.copy()
         self._store(record)
         if op.keep_for is not None and record.user_id is not None:
@@ -214,6 +213,15 @@ class MemoryBackend:
                     self._bury(ended(victim, "evicted", now, op.keep_for, by="limit"))
             evicted.extend(v.handle for v in victims)
         return True
+
+    def _evicted_for_capacity(self, victim: Record, now: float) -> None:
+        """A signed-in victim of ``max_entries`` reads "evicted", not as an idle expiry."""
+        tomb = self._tombs.get(victim.key)
+        if tomb is not None and tomb.reason == "expiry":
+            self._bury(
+                Tombstone(victim.key, "evicted", victim.handle, victim.user_id, now,
+                          tomb.until, by="capacity")
+            )  # fmt: skip
 
     def _delete(self, op: Delete) -> None:
         self._remove(op.key)
