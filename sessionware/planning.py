@@ -152,7 +152,7 @@ class Planner:
             # max_sessions_per_user, or a re-login evicts one of the user's other
             # sessions.  Both ops go in one apply(), so no request sees the gap.
             prior = session.record
-            tomb = None
+            tomb = _buried(session)  # an expired or unbound session keeps why it ended
             if prior is not None:
                 tomb = bury(self.config, prior, "rotated", now, successor=record.key)
             plan.ops.append(Delete(old, tomb))
