@@ -191,9 +191,6 @@ class MemoryBackend:
             old = self._records.get(op.replaces)
             if old is None or old.expires_at <= now:
                 return False
-            self._remove(op.replaces)
-            if op.tombstone is not None:
-                self._bury(op.tombstone)
         elif len(self._records) >= self.max_entries:
             self._sweep(now, None)
             while len(self._records) >= self.max_entries and self._heap:
@@ -203,9 +200,16 @@ class MemoryBackend:
                     self._remove(key)  # a stale entry means a later deadline is queued
                     self._evicted_for_capacity(victim, now)
         record = record.copy()
+        # Successor, then the old ID's tombstone, then the old record: readers take
+        # no lock, and one arriving mid-rotation must find either the old record
+        # or the tombstone and its successor, never neither (FX-07).
         self._store(record)
         if op.keep_for is not None and record.user_id is not None:
             self._bury(companion(record, op.keep_for))
+        if op.replaces is not None:
+            if op.tombstone is not None:
+                self._bury(op.tombstone)
+            self._remove(op.replaces)
         if op.max_per_user is not None and record.user_id is not None:
             victims = self._limit_user(record.user_id, op.max_per_user, now)
             for victim in victims:
@@ -224,10 +228,12 @@ class MemoryBackend:
             )  # fmt: skip
 
     def _delete(self, op: Delete) -> None:
-        self._remove(op.key)
         if op.tombstone is not None:
-            self._bury(op.tombstone)
-        elif (tomb := self._tombs.get(op.key)) is not None and tomb.reason == "expiry":
+            self._bury(op.tombstone)  # first: a lock-free reader never sees neither
+            self._remove(op.key)
+            return
+        self._remove(op.key)
+        if (tomb := self._tombs.get(op.key)) is not None and tomb.reason == "expiry":
             del self._tombs[op.key]  # ended for no recorded reason: not an expiry
 
     def _bury(self, tomb: Tombstone) -> None:

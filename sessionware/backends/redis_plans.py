@@ -180,23 +180,37 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     t = repr(now)
     batch: list[Command] = []
     extra: list[Command] = []
+    early: list[Command] = []
+    early_at: dict[int, int] = {}
     starts: list[int] = []
-    for op in ops:
+    for i, op in enumerate(ops):
         starts.append(len(batch))
         if isinstance(op, Create):
             rec = op.record
             idx = index_deadline(rec)
             new = (t, ms(rec.expires_at), *fields_of(rec))
-            batch.append(Call(CREATE, (layout.session(rec.key),), new))
-            if op.replaces is not None:
+            create: list[Command] = [
+                Call(CREATE, (layout.session(rec.key),), new),
+                ("SET", layout.handle(rec.handle), rec.key),
+                ("PEXPIREAT", layout.handle(rec.handle), ms(idx)),
+            ]
+            if op.replaces is not None and op.tombstone is not None:
+                # A rotation leaving a tombstone: the successor, its handle and the
+                # tombstone first, in a round trip of their own (see below).
+                early_at[i] = len(early)
+                early.extend(create)
                 batch.append(Call(TAKE, (layout.session(op.replaces),), (t,)))
-            batch.append(("SET", layout.handle(rec.handle), rec.key))
-            batch.append(("PEXPIREAT", layout.handle(rec.handle), ms(idx)))
+            else:
+                batch.append(create[0])
+                if op.replaces is not None:
+                    batch.append(Call(TAKE, (layout.session(op.replaces),), (t,)))
+                batch.extend(create[1:])
             if rec.user_id is not None:
                 drop = () if op.replaces is None else (op.replaces,)
                 index = (t, rec.key, repr(idx), *drop)
                 batch.append(Call(USER, (layout.user(rec.user_id),), index))
-            extra.extend(_tombs_of_create(layout, op, t))
+            early.extend(_rotation_tomb(layout, op, t))
+            extra.extend(_companion_of(layout, op, t))
         elif isinstance(op, Patch):
             batch.append(Call(PATCH, (layout.session(op.key),), (t, *patch_args(op))))
         else:
@@ -206,6 +220,13 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
             else:
                 extra.append(Call(UNCOMPANION, (layout.tomb(op.key),), (t,)))
     # Tombstones ride in the same batch as their endings (after every op's own commands).
+    early_replies: list[Any] = []
+    if early:
+        # A rotation goes first: commands to different slots in one batch run in
+        # parallel, so a request arriving between the TAKE of the old record and
+        # the writes of the successor and the "rotated" tombstone would find
+        # neither and be signed out (FX-07: the old ID must reach its successor).
+        early_replies = yield early
     replies = yield batch + extra
 
     # Batch 2: index bookkeeping that depends on what batch 1 found.
@@ -219,12 +240,16 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         if user is not None:
             follow.append(Call(USER, (layout.user(user),), (t, "", "", key)))
 
-    for op, at in zip(ops, starts, strict=True):
+    for i, (op, at) in enumerate(zip(ops, starts, strict=True)):
         if isinstance(op, Create):
             rec = op.record
-            created = replies[at] == 1
             if op.replaces is not None:
-                was_live, old_handle, old_user = replies[at + 1]
+                if i in early_at:
+                    created = early_replies[early_at[i]] == 1
+                    was_live, old_handle, old_user = replies[at]
+                else:
+                    created = replies[at] == 1
+                    was_live, old_handle, old_user = replies[at + 1]
                 if was_live != 1 and created:
                     # The old session died meanwhile: undo the new one (never resurrect).
                     follow.append(("DEL", layout.session(rec.key)))
@@ -236,6 +261,8 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
                         old_handle if old_handle != rec.handle else None,
                         old_user if old_user != rec.user_id else None,
                     )
+            else:
+                created = replies[at] == 1
             ok = ok and created
             if created and op.max_per_user is not None and rec.user_id is not None:
                 limits[rec.user_id] = (op.max_per_user, op.keep_for)
@@ -264,8 +291,8 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     return ApplyResult(ok, tuple(evicted))
 
 
-def _tombs_of_create(layout: Layout, op: Create, t: str) -> list[Command]:
-    """A cluster Create's tombstone writes: the replaced ID's and the new expiry companion."""
+def _rotation_tomb(layout: Layout, op: Create, t: str) -> list[Command]:
+    """A cluster rotation's tombstone for the ID it replaces (unless a real one is there)."""
     out: list[Command] = []
     if op.replaces is not None and op.tombstone is not None:
         tomb = op.tombstone
@@ -274,6 +301,12 @@ def _tombs_of_create(layout: Layout, op: Create, t: str) -> list[Command]:
         if tomb.user_id is not None:
             index = (t, tomb.key, repr(float(tomb.until)))
             out.append(Call(USER, (layout.user_tombs(tomb.user_id),), index))
+    return out
+
+
+def _companion_of(layout: Layout, op: Create, t: str) -> list[Command]:
+    """A cluster Create's expiry companion for the new record."""
+    out: list[Command] = []
     text, until, _ = companion_args(op)
     if text:
         rec = op.record
