@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
@@ -21,12 +21,14 @@ from .core import Commit, Engine, RequestFacts
 from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS, CsrfPolicy
 from .defences.guard import Guard
+from .endings import Ending
 from .errors import BackendError, ConfigError
 from .events import Event, EventSink, down_detail, emit
 from .records import Create, Record, Touch
 from .session import Session
 
 if TYPE_CHECKING:
+    from .backends.base import TombstoneBackend
     from .migration import Found, Migrator
     from .tokens.service import TokenService
     from .tokens.transport import BearerGate
@@ -62,6 +64,7 @@ class Shared:
         "guard",
         "legacy",
         "on_event",
+        "tombstones",
         "touch",
     )
 
@@ -85,6 +88,10 @@ class Shared:
         self.touch: Touch | None = None
         if _accepts_touch(backend):
             self.touch = Touch(config.touch_s, config.idle_s, config.remember_s)
+        #: The backend says why sessions ended (optional capability): read only
+        #: for a verified cookie whose record is gone, never for a live one.
+        self.tombstones = bool(getattr(backend, "keeps_tombstones", False))
+        self.engine.tombstones = self.tombstones
 
     def down(self, error: BaseException) -> dict[str, str]:
         """What a ``backend_down`` event says: this store's address and the cause."""
@@ -112,6 +119,38 @@ class Shared:
             return await self.backend.aload(key, now, self.touch), None  # type: ignore[call-arg]
         except BackendError as exc:
             return None, self.down(exc)
+
+    def ending(self, key: str) -> Ending | None:
+        """The tombstone at ``key`` and, for a rotation, the live successor (sync face)."""
+        backend = cast("TombstoneBackend", self.backend)
+        now = self.engine.clock()
+        try:
+            tomb = backend.load_ending(key, now)
+            if tomb is None or tomb.reason != "rotated":
+                return None if tomb is None else Ending(tomb)
+            successor = None if tomb.successor is None else self.backend.load(tomb.successor, now)
+            if successor is None and tomb.renewal:  # renewed again since: same handle
+                successor = self.backend.load_handle(tomb.handle, now)
+            return Ending(tomb, successor)
+        except BackendError:
+            return None
+
+    async def aending(self, key: str) -> Ending | None:
+        """:meth:`ending` on the async face."""
+        backend = cast("TombstoneBackend", self.backend)
+        now = self.engine.clock()
+        try:
+            tomb = await backend.aload_ending(key, now)
+            if tomb is None or tomb.reason != "rotated":
+                return None if tomb is None else Ending(tomb)
+            successor = None
+            if tomb.successor is not None:
+                successor = await self.backend.aload(tomb.successor, now)
+            if successor is None and tomb.renewal:
+                successor = await self.backend.aload_handle(tomb.handle, now)
+            return Ending(tomb, successor)
+        except BackendError:
+            return None
 
     def report(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
         """Send events to the security logger and the callback, and count the bad ones.

@@ -25,6 +25,7 @@ from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .facts import RequestFacts
 from .records import APPLIED
+from .ws_watch import watch
 
 if TYPE_CHECKING:
     from .tokens.service import TokenService
@@ -189,11 +190,18 @@ class SessionMiddleware:
             scope, receive, send, self.app, facts.client
         ):
             return
-        record, unavailable = None, None
+        record, unavailable, ending = None, None, None
         if begin.key is not None:
             record, unavailable = await shared.aload(begin.key)
+            if record is None and not unavailable and shared.tombstones:
+                ending = await shared.aending(begin.key)  # a dead cookie only
         session = engine.resume(
-            begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
+            begin,
+            record,
+            facts,
+            read_only=kind == "websocket",
+            unavailable=unavailable,
+            ending=ending,
         )
         if session.pending_events:
             await shared.areport(session.pending_events, facts)
@@ -209,6 +217,8 @@ class SessionMiddleware:
             await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
+            if session.record is not None:  # a revoked session's socket closes (1008)
+                receive = watch(receive, send, shared.backend, session.record.key, engine.clock)
             await self.app(scope, receive, send)
             return
 

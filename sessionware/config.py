@@ -26,6 +26,7 @@ Duration = float | int | timedelta
 SameSite = Literal["lax", "strict", "none"]
 UrlIdPolicy = Literal["reject", "ignore"]
 Binding = Literal["off", "log", "revoke"]
+StaleReuse = Literal["log", "revoke"]
 
 #: RFC 6265bis §5.5: user agents cap Max-Age/Expires at 400 days.
 MAX_COOKIE_AGE = 400 * 24 * 3600
@@ -45,6 +46,15 @@ def as_seconds(name: str, value: Duration | None, *, optional: bool = False) -> 
     if not seconds > 0 or seconds != seconds or seconds == float("inf"):
         raise ConfigError(f"{name} must be a positive, finite duration, got {value!r}")
     return seconds
+
+
+def _or_zero(name: str, value: Duration) -> float | None:
+    """:func:`as_seconds`, also accepting 0 (the feature off)."""
+    if isinstance(value, timedelta) and not value:
+        return 0.0
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    return as_seconds(name, value)
 
 
 def normalize_origin(origin: str) -> str | None:
@@ -180,6 +190,15 @@ class SessionConfig:
     csrf: bool = True
     #: Origins besides the request's own allowed to send unsafe requests.
     allowed_origins: Sequence[str] = ()
+    #: How long an ID replaced by a periodic renewal (``renew_interval``) still
+    #: serves its successor, so requests already in flight are not signed out
+    #: (FX-07).  Never applies after ``login()``/``regenerate()``.
+    rotation_grace: Duration = 5
+    #: A rotated-out ID presented after the grace window: ``"log"`` raises
+    #: ``stale_reuse``; ``"revoke"`` also ends the successor session.
+    on_stale_reuse: StaleReuse = "log"
+    #: The longest a tombstone (why a signed-in session ended) is kept; 0 keeps none.
+    tombstone_timeout: Duration = 7 * 24 * 3600
 
     idle_s: float = field(init=False, repr=False, compare=False)
     absolute_s: float = field(init=False, repr=False, compare=False)
@@ -187,6 +206,8 @@ class SessionConfig:
     remember_absolute_s: float = field(init=False, repr=False, compare=False)
     renew_s: float | None = field(init=False, repr=False, compare=False)
     touch_s: float = field(init=False, repr=False, compare=False)
+    grace_s: float = field(init=False, repr=False, compare=False)
+    tombstone_s: float = field(init=False, repr=False, compare=False)
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -231,6 +252,12 @@ class SessionConfig:
         )
         set_(self, "renew_s", as_seconds("renew_interval", self.renew_interval, optional=True))
         set_(self, "touch_s", as_seconds("touch_interval", self.touch_interval))
+        set_(self, "grace_s", _or_zero("rotation_grace", self.rotation_grace))
+        set_(self, "tombstone_s", _or_zero("tombstone_timeout", self.tombstone_timeout))
+        if self.on_stale_reuse not in ("log", "revoke"):
+            raise ConfigError(
+                f"on_stale_reuse must be 'log' or 'revoke', got {self.on_stale_reuse!r}"
+            )
         self._check_timeouts()
         self._check_cookie()
         if self.url_id_policy not in ("reject", "ignore"):

@@ -25,6 +25,14 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
 7. A response with status >= 500 (or an app exception) commits nothing.
 8. Commits are patches: set keys, deleted keys, metadata; never the whole
    session over a concurrent writer's keys (CC-01).
+9. A signed-in session that ends leaves a tombstone in the same backend call
+   (on stores that keep them); a dead cookie then reads ``end_reason`` and an
+   ``ended`` event, never ``unknown_id``, and the guard does not count it
+   (AN-04).  A live session's read never looks for one.
+10. The old ID of a periodic renewal serves its successor for
+    ``rotation_grace`` only; after ``login``/``regenerate`` never (FX-07).  A
+    rotated-out ID presented later is ``stale_reuse`` (and under
+    ``on_stale_reuse="revoke"`` the successor ends).  See ``endings.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from urllib.parse import unquote_plus
 
 from .config import SessionConfig
 from .cookies import MAX_HEADER, CookieWriter, read_session_cookies
+from .endings import Ended, Ending, bury, judge, reason_events
 from .events import Event
 from .facts import Begin, Commit, Header, RequestFacts
 from .fingerprint import binding_event
@@ -68,6 +77,9 @@ class Engine:
         self._name = config.cookie_name
         self._url_names = URL_ID_NAMES | {config.cookie_name.lower()}
         self.planner = Planner(config, self.ids, self.cookies, clock)
+        #: The store keeps tombstones (set by the adapters): then the engine's own
+        #: memory of recent logouts, a fallback for stores without them, is unused.
+        self.tombstones = False
 
     # -- step 1 --------------------------------------------------------------------
 
@@ -121,24 +133,21 @@ class Engine:
         *,
         read_only: bool = False,
         unavailable: bool | Mapping[str, str] | None = False,
+        ending: Ending | None = None,
     ) -> Session:
         """The session for this request, with expiry enforced server-side.
 
         ``unavailable`` is true when the store failed to answer; a mapping is
         the ``backend_down`` event's detail (store address and cause).
+        ``ending`` is what a backend that keeps tombstones had for a key
+        whose record is gone (see :mod:`sessionware.endings`).
         """
         cfg = self.config
         if record is not None:
             now = self.clock()
             idle_end = record.last_active + cfg.idle_for(record.remember)
             if now >= idle_end or now >= record.absolute_at or now >= record.expires_at:
-                session = Session(limit=cfg.max_data_bytes, read_only=read_only)
-                session.storage_key = record.key
-                session.presented = True
-                session.pending_events.append(
-                    Event("expired", facts.client, record.handle, record.user_id)
-                )
-                return session
+                return self._expired(record, idle_end, now, facts, read_only)
             if cfg.binding != "off" and "fp" in record.info:
                 event = binding_event(record, facts.client, facts.user_agent, cfg.binding)
                 if event is not None:
@@ -153,9 +162,38 @@ class Engine:
                 session.store_unavailable = True
                 detail = {} if isinstance(unavailable, bool) else dict(unavailable)
                 session.pending_events.append(Event("backend_down", facts.client, detail=detail))
+            elif ending is not None:
+                verdict = judge(cfg, ending, self.clock(), facts.client)
+                if verdict.serve is not None:  # a renewal's grace window (FX-07)
+                    session = Session(verdict.serve, limit=cfg.max_data_bytes, read_only=read_only)
+                    session.presented = True
+                    return session
+                session.ending = verdict.ended
+                session.pending_events.extend(verdict.events)
+            elif not self.tombstones and begin.key in self.planner.ended:
+                session.ending = Ended("logout")
+                session.pending_events.extend(
+                    reason_events(session.ending, None, None, facts.client)
+                )
             else:
-                kind = "logout_replay" if begin.key in self.planner.ended else "unknown_id"
-                session.pending_events.append(Event(kind, facts.client))
+                session.pending_events.append(Event("unknown_id", facts.client))
+        return session
+
+    def _expired(
+        self, record: Record, idle_end: float, now: float, facts: RequestFacts, read_only: bool
+    ) -> Session:
+        """A record past a deadline the store has not acted on yet: purge it, keep why."""
+        session = Session(limit=self.config.max_data_bytes, read_only=read_only)
+        session.storage_key = record.key  # the commit deletes it and expires the cookie
+        session.presented = True
+        absolute = now >= record.absolute_at
+        reason = "absolute" if absolute else "idle"
+        at = record.absolute_at if absolute else min(idle_end, record.expires_at)
+        tomb = bury(self.config, record, reason, now)
+        session.ending = Ended(reason, at, bury=tomb)
+        session.pending_events.extend(
+            reason_events(session.ending, record.handle, record.user_id, facts.client)
+        )
         return session
 
     def _mismatch(self, record: Record, event: Event, read_only: bool) -> Session:
@@ -164,6 +202,8 @@ class Engine:
         if self.config.binding == "revoke":
             session = Session(limit=limit, read_only=read_only)
             session.storage_key = record.key  # the commit deletes it and expires the cookie
+            now = self.clock()
+            session.ending = Ended("binding", now, bury=bury(self.config, record, "binding", now))
         else:
             session = Session(record, limit=limit, read_only=read_only)
         session.presented = True
@@ -216,6 +256,7 @@ class Engine:
         events = list(commit.events)
         events.extend(Event("evicted", facts.client, handle) for handle in result.evicted)
         return headers, events
+
 
 def _vary_only(session: Session) -> Commit:
     return _VARY_COMMIT if session.accessed or session.presented else NOTHING

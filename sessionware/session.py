@@ -25,6 +25,7 @@ from .ids import new_handle
 from .records import Record, decode, encode
 
 if TYPE_CHECKING:
+    from .endings import Ended
     from .events import Event
 
 __all__ = ["CSRF_KEY", "Intent", "Session"]
@@ -71,6 +72,9 @@ class Session(dict[str, Any]):
     * ``assigned`` / ``loaded_texts``: JSON text of the keys assigned in this
       request and as loaded, for size checks (:meth:`changes` gives the patch).
     * ``read_only``: websocket sessions refuse writes.
+    * ``ending``: set by the engine when the presented cookie's session has
+      ended (an :class:`~sessionware.endings.Ended`); read through
+      :attr:`end_reason`, :attr:`ended_at` and :attr:`ended_by`.
 
     .. versionadded:: 0.1
     """
@@ -81,6 +85,7 @@ class Session(dict[str, Any]):
         "_size",
         "accessed",
         "assigned",
+        "ending",
         "intent",
         "loaded_texts",
         "modified",
@@ -120,6 +125,7 @@ class Session(dict[str, Any]):
         self.storage_key: str | None = record.key if record is not None else None
         self.presented = False
         self.store_unavailable = False
+        self.ending: Ended | None = None
 
     # -- Starlette contract ------------------------------------------------------
 
@@ -322,6 +328,35 @@ class Session(dict[str, Any]):
         if self.pending_login is not None:
             return self.pending_login[1]
         return self.record.remember if self.record is not None else False
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the session this request's cookie named has ended, or None.
+
+        One of ``"logout"``, ``"revoked"``, ``"evicted"``, ``"binding"``,
+        ``"idle"``, ``"absolute"``, ``"rotated"``; None for a live or fresh
+        session and for an ID the store never knew (or no longer remembers).
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.reason
+
+    @property
+    def ended_at(self) -> float | None:
+        """When it ended (Unix seconds); None if unknown (an idle expiry).
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.at
+
+    @property
+    def ended_by(self) -> str | None:
+        """Who revoked it: ``"user"``, ``"admin"``, the app's label, or
+        ``"limit"``/``"capacity"`` for evictions; None otherwise.
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.by
 
     @property
     def handle(self) -> str | None:

@@ -152,10 +152,12 @@ class WSGISessionMiddleware:
             )
             if served is not None:
                 return served
-        record, unavailable = None, None
+        record, unavailable, ending = None, None, None
         if begin.key is not None:
             record, unavailable = shared.load(begin.key)
-        session = engine.resume(begin, record, facts, unavailable=unavailable)
+            if record is None and not unavailable and shared.tombstones:
+                ending = shared.ending(begin.key)  # a dead cookie only
+        session = engine.resume(begin, record, facts, unavailable=unavailable, ending=ending)
         if session.pending_events:
             shared.report(session.pending_events, facts)
             session.pending_events.clear()

@@ -14,6 +14,16 @@ Key layout (``P`` is the prefix; see :mod:`.redis_layout`)::
     P h:<handle>  string  the storage key of the session with that handle
     P u:<user>    zset    storage keys of a user's sessions, scored by each
                           record's *index deadline* max(expires_at, absolute_at)
+    P t:<key>     string  the tombstone of an ended signed-in session (JSON,
+                          :meth:`~sessionware.records.Tombstone.dumps`), or the
+                          expiry companion written at creation; expires at ``until``
+    P tu:<user>   zset    storage keys of a user's tombstones, scored by ``until``
+                          (only for erasing them: :meth:`RedisBackend.erase_endings`)
+
+The expiry form costs no write on the hot path: the companion is written with
+the record at login or rotation and never touched again, and the session hash
+still expires at its deadline, data and all.  A tombstone is not a session:
+no reader looks at ``t:`` keys except ``load_ending``.
 
 The index keys are hints that readers verify against the session hash, so a
 stale entry can hide nothing and revive nothing; it only costs a lookup until
@@ -40,7 +50,9 @@ __all__ = [
     "CREATE",
     "LOAD_TOUCH",
     "PATCH",
+    "REBURY",
     "TAKE",
+    "UNCOMPANION",
     "UNLINK_HANDLE",
     "USER",
     "LuaScript",
@@ -137,8 +149,9 @@ end
 
 #: Single node: ARGV = now, prefix, then ops:
 #:   C key handle user|'' exp_ms score idx_ms max|'' replaces|'' n fields...
+#:     tomb|'' until user  companion|'' until keep_for|''
 #:   P key <patch args>
-#:   D key
+#:   D key tomb|'' until user
 #: Returns {ok, evicted handle...}.
 COMMIT = LuaScript(
     "commit",
@@ -150,11 +163,24 @@ local evicted = {}
 local function sk(k) return prefix .. 's:' .. k end
 local function hk(h) return prefix .. 'h:' .. h end
 local function uk(u) return prefix .. 'u:' .. u end
+local function tk(k) return prefix .. 't:' .. k end
+local function tuk(u) return prefix .. 'tu:' .. u end
+local function bury(k, tomb, till, user)
+  if tomb == '' then
+    -- ended for no recorded reason: drop a companion that would claim an expiry
+    local v = redis.call('GET', tk(k))
+    if v and string.sub(v, 1, 13) == '{"r":"expiry"' then redis.call('DEL', tk(k)) end
+    return
+  end
+  redis.call('SET', tk(k), tomb)
+  redis.call('PEXPIREAT', tk(k), ms(tonumber(till)))
+  if user ~= '' then user_index(tuk(user), k, till, 1, 0) end
+end
 local function unlink(handle, user, k)
   if handle and redis.call('GET', hk(handle)) == k then redis.call('DEL', hk(handle)) end
   if user then redis.call('ZREM', uk(user), k) end
 end
-local function evict(user, limit)
+local function evict(user, limit, keep)
   local ukey = uk(user)
   local live = {}
   for _, m in ipairs(redis.call('ZRANGE', ukey, 0, -1)) do
@@ -167,9 +193,19 @@ local function evict(user, limit)
   end
   table.sort(live, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
   for j = 1, #live - limit do
-    local h, u = take(sk(live[j][2]))
-    unlink(h, u, live[j][2])
+    local vk = live[j][2]
+    local ar = redis.call('HMGET', sk(vk), '_a', '_r')
+    local h, u = take(sk(vk))
+    unlink(h, u, vk)
     evicted[#evicted + 1] = h
+    if keep ~= '' and h and u then
+      local life = tonumber(keep)
+      if ar[2] == '1' then life = math.min(life, math.max(tonumber(ar[1]) - now, 0) + 60) end
+      local untl = string.format('%.17g', now + life)
+      local tomb = '{"r":"evicted","h":' .. cjson.encode(h) .. ',"u":' .. cjson.encode(u)
+        .. ',"t":' .. ARGV[1] .. ',"e":' .. untl .. ',"b":"limit"}'
+      bury(vk, tomb, untl, u)
+    end
   end
   user_index(ukey, false, 0, 1, 0)
 end
@@ -180,20 +216,23 @@ while i <= #ARGV do
   if op == 'C' then
     local h, u, exp, score, idx_ms = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     local max, old, first = ARGV[i + 7], ARGV[i + 8], i + 10
-    i = first + tonumber(ARGV[i + 9])
+    local t = first + tonumber(ARGV[i + 9])
+    i = t + 6
     if alive(sk(k)) or (old ~= '' and not alive(sk(old))) then
       ok = 0
     else
       if old ~= '' then
         local oh, ou = take(sk(old))
         unlink(oh, ou, old)
+        bury(old, ARGV[t], ARGV[t + 1], ARGV[t + 2])
       end
-      put(sk(k), exp, first, i - 1)
+      put(sk(k), exp, first, t - 1)
       redis.call('SET', hk(h), k)
       redis.call('PEXPIREAT', hk(h), idx_ms)
       if u ~= '' then
         user_index(uk(u), k, score, 1, 0)
-        if max ~= '' then evict(u, tonumber(max)) end
+        if ARGV[t + 3] ~= '' then bury(k, ARGV[t + 3], ARGV[t + 4], u) end
+        if max ~= '' then evict(u, tonumber(max), ARGV[t + 5]) end
       end
     end
   elseif op == 'P' then
@@ -213,7 +252,8 @@ while i <= #ARGV do
   else
     local h, u = take(sk(k))
     unlink(h, u, k)
-    i = i + 2
+    bury(k, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+    i = i + 5
   end
 end
 return {ok, unpack(evicted)}
@@ -293,6 +333,30 @@ UNLINK_HANDLE = LuaScript(
     "unlink_handle",
     r"""
 if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
+return 0
+""",
+)
+
+#: Cluster: KEYS = tombstone key; ARGV = now, tombstone, until_ms.  Writes it
+#: unless a real tombstone is there already (a rotation whose old session was
+#: revoked in flight keeps the revocation's); an expiry companion is replaced.
+REBURY = LuaScript(
+    "rebury",
+    r"""
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 13) ~= '{"r":"expiry"' then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
+""",
+)
+
+#: Cluster: KEYS = tombstone key; ARGV = now.  Deletes an expiry companion only.
+UNCOMPANION = LuaScript(
+    "uncompanion",
+    r"""
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 13) == '{"r":"expiry"' then return redis.call('DEL', KEYS[1]) end
 return 0
 """,
 )

@@ -212,6 +212,15 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
             "use binding='log' (or 'revoke')" if cfg.binding == "off" else "",
         )
     )
+    if cfg.grace_s > 60:
+        out.append(
+            Finding(
+                "WARN",
+                "FX-07",
+                f"rotation_grace is {cfg.grace_s:g} s: a renewed-away ID stays usable that long",
+                "a few seconds covers requests in flight (the default is 5 s)",
+            )
+        )
     if any(n.endswith("/0") for n in cfg.trusted_proxies):
         out.append(
             Finding(

@@ -1,7 +1,7 @@
 """The guard: brute-force blocking and session-flood limits per client (AN-01, AN-06).
 
 What it watches.  Every event whose kind is in :data:`~sessionware.events.BAD_KINDS`
-(forged or malformed cookies, unknown/expired/revoked IDs, URL-borne IDs,
+(forged or malformed cookies, unknown IDs (not ended ones), URL-borne IDs,
 duplicate cookies, invalid or reused tokens) counts against the client that
 caused it.  Past ``bad_limit`` per ``bad_window`` the client is blocked for
 ``block_for``: its requests are answered 429 with ``Retry-After`` before the

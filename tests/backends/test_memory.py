@@ -10,9 +10,10 @@ from sessionware.backends import MemoryBackend
 from sessionware.records import Create, Patch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
+from .tombstones import TombstoneConformance
 
 
-class TestMemoryConformance(BackendConformance, TouchOnLoadConformance):
+class TestMemoryConformance(BackendConformance, TouchOnLoadConformance, TombstoneConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()
@@ -59,3 +60,15 @@ def test_sweep_reports_removed_count() -> None:
     backend = MemoryBackend()
     backend.apply([Create(make_record(now, ttl=5)) for _ in range(100)], now)
     assert backend.sweep(now + 6) == 100
+
+
+def test_capacity_eviction_of_a_signed_in_session_reads_evicted() -> None:
+    """A signed-in session pushed out by max_entries (even by an anonymous newcomer) reads
+    "evicted" by "capacity", not as an idle expiry."""
+    now = time.time()
+    backend = MemoryBackend(max_entries=1)
+    signed_in = make_record(now, user="cap", ttl=60)
+    backend.apply([Create(signed_in, keep_for=3600.0)], now)
+    backend.apply([Create(make_record(now, ttl=900))], now)
+    tomb = backend.load_ending(signed_in.key, now + 1)
+    assert tomb is not None and (tomb.reason, tomb.by) == ("evicted", "capacity")
