@@ -18,13 +18,13 @@ WEEK = 7 * 24 * 3600.0
 
 def load_ending(face: SyncFace, key: str, now: float) -> Tombstone | None:
     if isinstance(face, AsyncFace):
-        return face.loop.run_until_complete(face.b.aload_ending(key, now))
+        return face.run(face.b.aload_ending(key, now))  # type: ignore[no-any-return]
     return face.b.load_ending(key, now)  # type: ignore[no-any-return]
 
 
 def erase_endings(face: SyncFace, user_id: str) -> int:
     if isinstance(face, AsyncFace):
-        return face.loop.run_until_complete(face.b.aerase_endings(user_id))  # type: ignore[no-any-return]
+        return face.run(face.b.aerase_endings(user_id))  # type: ignore[no-any-return]
     return face.b.erase_endings(user_id)  # type: ignore[no-any-return]
 
 
