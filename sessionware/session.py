@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
-from .records import Record, decode, encode
+from .records import Record, decode, encode, entry_size
 
 if TYPE_CHECKING:
     from .events import Event
@@ -31,17 +31,8 @@ __all__ = ["CSRF_KEY", "Intent", "Session"]
 Intent = Literal["login", "logout", "regenerate", "clear"]
 _MUTABLE = (list, dict)
 _EMPTY: Mapping[str, str] = {}
-#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
-_PER_KEY = 4
 #: Where :meth:`Session.csrf_token` keeps the synchronizer token.
 CSRF_KEY = "_csrf_token"
-
-
-def entry_size(key: str, text: str) -> int:
-    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes."""
-    size = len(key) if key.isascii() else len(key.encode())
-    size += len(text) if text.isascii() else len(text.encode())
-    return size + _PER_KEY
 
 
 class Session(dict[str, Any]):

@@ -112,6 +112,8 @@ def apply(layout: Layout, ops: Sequence[Op], now: float, cluster: bool) -> Plan[
         (reply,) = yield [Call(COMMIT, (), tuple(commit_args(layout, ops, now)))]
         if reply == [1]:
             return APPLIED
+        if reply == [2]:
+            return ApplyResult(False, (), True)  # the data cap: nothing applied
         return ApplyResult(reply[0] == 1, tuple(h for h in reply[1:] if h))
     return (yield from _apply_cluster(layout, ops, now))
 
@@ -147,6 +149,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
 
     # Batch 2: index bookkeeping that depends on what batch 1 found.
     ok = True
+    too_large = False
     follow: list[Command] = []
     limits: dict[str, int] = {}
 
@@ -179,6 +182,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         elif isinstance(op, Patch):
             reply = replies[at]
             ok = ok and reply[0] == 1
+            too_large = too_large or reply[0] == 2
             if len(reply) > 1:
                 _, handle, old_user, new_user, deadline = reply
                 if handle is not None:
@@ -198,7 +202,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         evicted += yield from _evict(layout, user_id, limit, now)
     if ok and not evicted:
         return APPLIED
-    return ApplyResult(ok, tuple(evicted))
+    return ApplyResult(ok, tuple(evicted), too_large)
 
 
 def _evict(layout: Layout, user_id: str, limit: int, now: float) -> Plan[list[str]]:
