@@ -191,6 +191,7 @@ class Shared:
             gate.blocked = self.guard.retry_after
         if tokens is not None and self.guard is not None:
             tokens.add_observer(self.refresh_observer)
+            tokens.blocked = self.guard.retry_after
         return gate
 
     def refresh_observer(self, event: Event) -> None:

@@ -122,7 +122,7 @@ class Engine:
             name, _, value = pair.partition("=")
             if (
                 unquote_plus(name).strip().lower() in names
-                and _ID_LIKE.fullmatch(unquote_plus(value).strip()) is not None
+                and _ID_LIKE.match(unquote_plus(value).strip()) is not None
             ):
                 return True
         return False

@@ -68,6 +68,7 @@ _REASONS = {
     403: "Forbidden",
     413: "Content Too Large",
     415: "Unsupported Media Type",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
@@ -148,9 +149,14 @@ def _token_from(body: bytes) -> str | _Reply:
     return token
 
 
-def _outcome(pair: TokenPair | None, exc: Exception | None) -> _Reply:
+def _outcome(pair: TokenPair | None, exc: Exception | None, wait: int = 0) -> _Reply:
     if pair is not None:
         return _Reply(200, pair.as_dict())
+    if isinstance(exc, TokenError) and wait:
+        # The guard blocked this client for presenting forged credentials (AN-01).
+        reply = _error(429, "slow_down", "too many refused tokens; retry later")
+        reply.headers.append(("retry-after", str(wait)))
+        return reply
     if isinstance(exc, TokenError):
         return _error(401, "invalid_grant", exc.reason)
     logger.error("refresh endpoint: session store unavailable (%s)", type(exc).__name__)
@@ -228,7 +234,7 @@ class RefreshEndpoint:
         try:
             pair = await self.service.arefresh(token, client=address)
         except (TokenError, BackendError) as exc:
-            return _outcome(None, exc)
+            return _outcome(None, exc, self.service.retry_after(address))
         return _outcome(pair, None)
 
 
@@ -278,10 +284,11 @@ class WSGIRefreshEndpoint:
         token = _token_from(body)
         if isinstance(token, _Reply):
             return token
+        address = environ.get("REMOTE_ADDR")
         try:
-            pair = self.service.refresh(token, client=environ.get("REMOTE_ADDR"))
+            pair = self.service.refresh(token, client=address)
         except (TokenError, BackendError) as exc:
-            return _outcome(None, exc)
+            return _outcome(None, exc, self.service.retry_after(address))
         return _outcome(pair, None)
 
 

@@ -120,11 +120,8 @@ class TokenService:
             leeway=leeway,
             max_token_bytes=max_token_bytes,
         )
-        if max_sessions_per_user is not None and (
-            isinstance(max_sessions_per_user, bool)
-            or not isinstance(max_sessions_per_user, int)
-            or max_sessions_per_user < 1
-        ):
+        limit = max_sessions_per_user
+        if limit is not None and (type(limit) is not int or limit < 1):
             raise ConfigError("max_sessions_per_user must be None or a positive integer")
         self.settings = settings
         #: Sessions one user may hold; a login past it evicts the oldest.
@@ -145,6 +142,8 @@ class TokenService:
         )
         self._live = LiveCache(settings.revocation_cache_ttl)
         self._observers: list[EventSink] = []
+        #: The guard's ``retry_after``, set by a middleware built with ``tokens=``.
+        self.blocked: Callable[[str | None], int] | None = None
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWK Set (EdDSA/ES256 only), to publish for other verifiers."""
@@ -383,6 +382,10 @@ class TokenService:
         return alive
 
     # -- events ------------------------------------------------------------------
+
+    def retry_after(self, client: str | None) -> int:
+        """Seconds a middleware's guard blocks ``client`` (refused refreshes get 429), else 0."""
+        return self.blocked(client) if self.blocked is not None else 0
 
     def add_observer(self, sink: EventSink) -> None:
         """Also hand every token event to ``sink`` (a middleware's guard, metrics).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,11 @@ from sessionware.testing import CountingBackend, FakeClock
 SECRET = "kR3v9xQe0YwT2bN7mLp4sHz8UcJf6DaG1iOq5VtWyEk"
 COOKIE = "__Host-session"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def forged() -> str:
+    """A fresh cookie value of our signed shape whose signature fails (what counts, #13)."""
+    return f"{secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}"
 
 
 def act(session: Session, method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
