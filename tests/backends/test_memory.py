@@ -62,7 +62,7 @@ def test_sweep_reports_removed_count() -> None:
 
 
 def test_under_pressure_anonymous_sessions_go_first() -> None:
-    """Full of mixed sessions, a newcomer evicts anonymous ones only, even the longest-lived (#13)."""
+    """At capacity a newcomer evicts anonymous sessions only, even long-lived ones (#13)."""
     now = time.time()
     backend = MemoryBackend(max_entries=3)
     alice = make_record(now, ttl=10, user="alice")  # closest to expiry, but signed in

@@ -135,7 +135,9 @@ def test_rotation_carries_no_oversized_change(build, kind, path, fields) -> None
 class Racing(MemoryBackend):
     """A memory store where another request's write lands just before this one's."""
 
-    interloper: list[Any] = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.interloper: list[Any] = []
 
     def apply(self, ops: Any, now: float) -> Any:
         if self.interloper:
@@ -272,4 +274,3 @@ def test_untrusted_forwarding_is_reported_once(build, kind, caplog) -> None:
     warnings = [r for r in caplog.records if r.name == "sessionware"]
     assert len(warnings) == 1 and "10.0.0.2" in warnings[0].getMessage()
     assert h.kinds().count("untrusted_forwarding") == 1
-
