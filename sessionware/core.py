@@ -218,7 +218,7 @@ class Engine:
             failed=tuple(failed),
             events=(*session.pending_events, *plan.events),
             sets_cookie=plan.cookie is not None,
-            handle=session.handle,
+            handle=session.record.handle if session.record is not None else None,
         )
 
     def finish(

@@ -269,7 +269,11 @@ class Session(dict[str, Any]):
 
     @property
     def user_id(self) -> str | None:
-        """The logged-in user (after ``login()`` in this request: the new one)."""
+        """The logged-in user (after ``login()`` in this request: the new one).
+
+        Reading it is reading the session: the response then varies on Cookie.
+        """
+        self.accessed = True
         if self.pending_login is not None:
             return self.pending_login[0]
         if self.intent in ("logout", "clear"):
@@ -292,6 +296,7 @@ class Session(dict[str, Any]):
     @property
     def auth_time(self) -> float | None:
         """When the user last authenticated (Unix time), for step-up checks."""
+        self.accessed = True
         return self.record.auth_time if self.record is not None else None
 
     @property
@@ -303,6 +308,7 @@ class Session(dict[str, Any]):
     @property
     def handle(self) -> str | None:
         """The public, non-secret identifier of the stored session."""
+        self.accessed = True
         return self.record.handle if self.record is not None else None
 
     # -- for the engine --------------------------------------------------------------

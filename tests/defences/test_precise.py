@@ -31,6 +31,8 @@ ITEM = "x" * 40  # a cart entry; 2,000 of them pass the 64 KiB cap
 def act(session: Session, path: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The test app: one path per way a session's data can change."""
     extra: list[tuple[str, str]] = []
+    if path == "/untouched":
+        return {}, extra
     if path == "/login":
         session.login("alice")
     elif path == "/cart-new":  # the README idiom: create, then append in place
