@@ -276,3 +276,12 @@ def test_untrusted_forwarding_is_reported_once(build, kind, caplog) -> None:
     warnings = [r for r in caplog.records if r.name == "sessionware"]
     assert len(warnings) == 1 and "10.0.0.2" in warnings[0].getMessage()
     assert h.kinds().count("untrusted_forwarding") == 1
+
+
+@pytest.mark.parametrize("origin", ["https://a*.example.com", "https://*", "https://*.com*"])
+def test_a_wildcard_must_be_the_leftmost_label(origin) -> None:
+    """Only ``https://*.example.com`` shapes are accepted; anything looser is a ConfigError."""
+    from sessionware.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="wildcard"):
+        SessionConfig(secret_keys=[SECRET], allowed_origins=[origin])

@@ -1,9 +1,11 @@
-"""The data cap under concurrency, over real HTTP, on every backend (#13 defect 2).
+"""Limits over real HTTP on every backend (#13): the data cap and the eviction rules.
 
 0.1 checked ``max_data_bytes`` per request only, so 12 parallel requests each
 writing 40 KB to a different key stored 480 KB on every backend, and the
 user was stuck afterwards.  The store now refuses the patch that would pass
 the cap, atomically, and that request gets the usual "too large" answer.
+The per-client anonymous limit evicts through ordinary store ops, so it is
+checked on every backend too: only the flooder's own anonymous sessions go.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from sessionware import SessionMiddleware
+from sessionware import GuardConfig, SessionMiddleware
 from sessionware.backends import MemoryBackend, RedisBackend
 from sessionware.records import data_size, encode
 
@@ -36,6 +38,15 @@ async def size(request: Request) -> Response:
     """The session's stored size, as the store returned it to this request."""
     data = {k: encode(v) for k, v in request.session.items()}
     return PlainTextResponse(str(data_size(data)))
+
+
+async def login(request: Request) -> Response:
+    request.session.login("alice")
+    return PlainTextResponse("ok")
+
+
+async def whoami(request: Request) -> Response:
+    return PlainTextResponse(f"{request.session.user_id}:{request.session.get('seed')}")
 
 
 async def put(request: Request) -> Response:
@@ -67,20 +78,35 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Any]:
         sql.teardown()
 
 
-def test_parallel_writes_to_distinct_keys_never_pass_the_cap(store: Any) -> None:
-    """12 parallel 40 KB writes: one is stored, the others answer 500, the store stays capped."""
+def site(store: Any, **fields: Any) -> Starlette:
+    """The test app over ``store``; its shutdown closes the store's async face."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await store.aclose()  # in the server's loop, where its async connections live
 
-    routes = [Route("/put", put, methods=["POST"]), Route("/size", size)]
+    routes = [
+        Route("/put", put, methods=["POST"]),
+        Route("/size", size),
+        Route("/login", login),
+        Route("/whoami", whoami),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(
-        SessionMiddleware, secret_keys=[SECRET], cookie_name="sid", secure=False, backend=store
+        SessionMiddleware,
+        secret_keys=[SECRET],
+        cookie_name="sid",
+        secure=False,
+        backend=store,
+        **fields,
     )
-    with serving(app, lifespan="on") as url:
+    return app
+
+
+def test_parallel_writes_to_distinct_keys_never_pass_the_cap(store: Any) -> None:
+    """12 parallel 40 KB writes: one is stored, the others answer 500, the store stays capped."""
+    with serving(site(store), lifespan="on") as url:
         with httpx.Client(base_url=url) as client:
             assert client.post("/put", params={"k": "seed", "n": 1}).status_code == 200
             cookie = client.cookies["sid"]
@@ -95,3 +121,23 @@ def test_parallel_writes_to_distinct_keys_never_pass_the_cap(store: Any) -> None
             stored = int(client.get("/size").text)
     assert sorted(statuses) == [200] + [500] * 11
     assert 40_000 < stored <= CAP
+
+
+def test_an_anonymous_flood_evicts_only_the_flooders_oldest(store: Any) -> None:
+    """Past create_limit one address loses its oldest anonymous sessions, never a login."""
+    with serving(site(store, guard=GuardConfig(create_limit=3)), lifespan="on") as url:
+        with httpx.Client(base_url=url) as user:
+            user.get("/login")
+            signed_in = user.cookies["sid"]
+        cookies = []
+        for _ in range(8):
+            with httpx.Client(base_url=url) as visitor:
+                assert visitor.post("/put", params={"k": "seed", "n": 1}).status_code == 200
+                cookies.append(visitor.cookies["sid"])
+
+        def whoami(cookie: str) -> str:
+            with httpx.Client(base_url=url, cookies={"sid": cookie}) as client:
+                return client.get("/whoami").text
+
+        assert whoami(signed_in) == "alice:None"
+        assert [whoami(c) for c in cookies] == ["None:None"] * 5 + ["None:d"] * 3
