@@ -24,7 +24,7 @@ from .core import Begin, Commit, Engine, RequestFacts
 from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS, CsrfPolicy
 from .defences.flood import CreationLedger
-from .defences.guard import COUNTED, Guard
+from .defences.guard import COUNTED, PRESENTED, Guard
 from .errors import BackendError, ConfigError, StoreFull
 from .events import Event, EventSink, emit
 from .records import Create, Delete, Record, Touch
@@ -173,7 +173,7 @@ class Shared:
         def sink(event: Event) -> None:
             if callback is not None and callback is not service_sink:
                 callback(event)
-            for alarm in guard.observe((event,)):
+            for alarm in guard.observe((event,), PRESENTED.get()):
                 emit(alarm, callback)
 
         return sink
@@ -205,7 +205,7 @@ class Shared:
             event.kind == "token_invalid" and event.detail.get("token") == "refresh"
         )
         if refresh and self.guard is not None:
-            for alarm in self.guard.observe((event,)):
+            for alarm in self.guard.observe((event,), PRESENTED.get()):
                 emit(alarm, self.on_event)
 
     def blocked(self, facts: RequestFacts, begin: Begin) -> Refusal | None:

@@ -50,12 +50,18 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 from ..config import GuardConfig
 from ..events import Event
 from .client_address import ClientKey, client_key
 
-__all__ = ["COUNTED", "Guard", "counts"]
+__all__ = ["COUNTED", "PRESENTED", "Guard", "counts"]
+
+#: A salted in-process hash of the token this request presented, set by the
+#: bearer gate and the refresh endpoints around verification, so the guard
+#: counts one token repeated by a client's parallel requests once.
+PRESENTED: ContextVar[int | None] = ContextVar("sessionware_presented", default=None)
 
 #: Kinds that may count toward a block (:func:`counts` has the exact rule).
 COUNTED = frozenset({"bad_signature", "token_invalid", "token_reuse"})

@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl
 
 from ..config import normalize_origin
 from ..defences.csrf import CsrfPolicy
+from ..defences.guard import PRESENTED
 from ..errors import BackendError, ConfigError, TokenError
 from ..facts import RequestFacts
 from .service import TokenService
@@ -231,10 +232,13 @@ class RefreshEndpoint:
 
     async def _refresh(self, token: str, client: Any) -> _Reply:
         address = client[0] if client else None
+        mark = PRESENTED.set(hash(token))  # one token repeated counts once (AN-01)
         try:
             pair = await self.service.arefresh(token, client=address)
         except (TokenError, BackendError) as exc:
             return _outcome(None, exc, self.service.retry_after(address))
+        finally:
+            PRESENTED.reset(mark)
         return _outcome(pair, None)
 
 
@@ -285,10 +289,13 @@ class WSGIRefreshEndpoint:
         if isinstance(token, _Reply):
             return token
         address = environ.get("REMOTE_ADDR")
+        mark = PRESENTED.set(hash(token))  # one token repeated counts once (AN-01)
         try:
             pair = self.service.refresh(token, client=address)
         except (TokenError, BackendError) as exc:
             return _outcome(None, exc, self.service.retry_after(address))
+        finally:
+            PRESENTED.reset(mark)
         return _outcome(pair, None)
 
 

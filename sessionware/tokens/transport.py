@@ -30,6 +30,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
+from ..defences.guard import PRESENTED
 from ..errors import BackendError, ConfigError, InvalidToken
 from ..events import Event, EventSink
 from .access import RESERVED_CLAIMS
@@ -224,6 +225,7 @@ class BearerGate:
         reply = found if isinstance(found, _Reply) else None
         session = TokenSession()
         if isinstance(found, str) and found:
+            mark = PRESENTED.set(hash(found))  # one token repeated counts once (AN-01)
             try:
                 session = TokenSession(
                     await self.service.averify(found, client=client, on_event=self._on_event)
@@ -232,6 +234,8 @@ class BearerGate:
                 reply = self._refused(exc, client)
             except BackendError as exc:
                 reply = self._down(client, exc)
+            finally:
+                PRESENTED.reset(mark)
         if reply is None:
             scope["session"] = session
             await app(scope, receive, send)
@@ -261,6 +265,7 @@ class BearerGate:
         if client is None:
             client = environ.get("REMOTE_ADDR")
         if isinstance(found, str) and found:
+            mark = PRESENTED.set(hash(found))  # one token repeated counts once (AN-01)
             try:
                 session = TokenSession(
                     self.service.verify(found, client=client, on_event=self._on_event)
@@ -269,6 +274,8 @@ class BearerGate:
                 reply = self._refused(exc, client)
             except BackendError as exc:
                 reply = self._down(client, exc)
+            finally:
+                PRESENTED.reset(mark)
         if reply is None:
             environ[key] = session
             result: Iterable[bytes] = app(environ, start_response)
