@@ -10,6 +10,7 @@ checked on every backend too: only the flooder's own anonymous sessions go.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,7 +51,19 @@ async def whoami(request: Request) -> Response:
 
 
 async def put(request: Request) -> Response:
+    """Write ``n`` bytes under ``k``; with ``wait=N``, only once N such requests have loaded.
+
+    The barrier makes the race deterministic: every request has read the
+    session (the middleware loads it before the handler runs) before any of
+    them commits, which is the interleaving that leaked on 0.1.
+    """
     key = request.query_params["k"]
+    wait = int(request.query_params.get("wait", 0))
+    if wait:
+        state = request.app.state
+        if getattr(state, "barrier", None) is None:
+            state.barrier = asyncio.Barrier(wait)
+        await asyncio.wait_for(state.barrier.wait(), timeout=20)
     request.session[key] = key[-1] * int(request.query_params["n"])
     return PlainTextResponse("ok")
 
@@ -113,7 +126,8 @@ def test_parallel_writes_to_distinct_keys_never_pass_the_cap(store: Any) -> None
 
         def write(i: int) -> int:
             with httpx.Client(base_url=url, cookies={"sid": cookie}, timeout=30) as c:
-                return c.post("/put", params={"k": f"k{i:02d}", "n": 40_000}).status_code
+                params = {"k": f"k{i:02d}", "n": 40_000, "wait": 12}
+                return c.post("/put", params=params).status_code
 
         with ThreadPoolExecutor(max_workers=12) as pool:
             statuses = list(pool.map(write, range(12)))
