@@ -91,7 +91,7 @@ class CreationLedger:
         if held.noted > now:
             return victims, None
         held.noted = now + self.window
-        detail = {"limit": self.limit, "action": "evicted oldest", "evicted": len(victims)}
+        detail = {"limit": self.limit, "window": self.window, "evicted": len(victims)}
         return victims, Event("flood", client, detail=detail)
 
     def entries(self) -> int:
