@@ -91,7 +91,11 @@ class Planner:
 
         self.q_lock = sa.select(s.c.extra).where(s.c.key == _bp("sk"), live).with_for_update()
         # Byte lengths, as the cap counts them (UTF-8), without fetching the values.
-        nbytes = sa.func.length(sa.cast(d.c.value, sa.LargeBinary))
+        # (Not a cast to bytea on PostgreSQL: that would parse backslashes as escapes.)
+        if self.postgres:
+            nbytes = sa.func.octet_length(d.c.value)
+        else:
+            nbytes = sa.func.length(sa.cast(d.c.value, sa.LargeBinary))
         self.q_sizes = sa.select(d.c.name, nbytes).where(d.c.session_key == _bp("sk"))
         self.q_expiry = sa.select(s.c.expires_at).where(s.c.key == _bp("sk"))
         self.q_user_rows = (

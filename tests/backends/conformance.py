@@ -308,6 +308,18 @@ class BackendConformance:
         got = face.load(rec.key, now)
         assert got is not None and set(got.data) == {"b"}
 
+    def test_the_cap_counts_utf8_bytes_of_any_json(self, face: SyncFace, now: float) -> None:
+        """Escapes, quotes and non-ASCII text are measured as the core measures them."""
+        text = encode('q"\\n\u00e9\u2603 ' * 100)  # quotes, backslashes, é, ☃
+        rec = make_record(now, data={"t": text})
+        face.apply([Create(rec)], now)
+        room = CAP - data_size({"t": text})
+        fits = encode("x" * (room - len("u") - 4 - 2))  # exactly CAP with key "u"
+        assert data_size({"t": text, "u": fits}) == CAP
+        assert face.apply([Patch(rec.key, set={"u": fits}, max_bytes=CAP)], now).ok
+        over = encode("x" * (room - len("u") - 4 - 1))
+        assert face.apply([Patch(rec.key, set={"u": over}, max_bytes=CAP)], now).too_large
+
     def test_concurrent_writes_never_pass_the_cap(self, face: SyncFace, now: float) -> None:
         """12 parallel 40 KB writes to distinct keys under a 64 KiB cap: one is stored, no more."""
         rec = make_record(now)
