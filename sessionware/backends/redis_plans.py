@@ -123,6 +123,8 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     # written, before the old one is taken away):
     #   Create: CREATE new, [TAKE old], SET+PEXPIREAT handle, [USER add new, drop old]
     #   Patch:  PATCH          Delete: TAKE
+    # A PATCH past its max_bytes writes nothing and answers {2} (atomic per
+    # session key; the planner never batches a capped patch with other ops).
     t = repr(now)
     batch: list[Command] = []
     starts: list[int] = []
