@@ -108,6 +108,8 @@ class Harness:
     clock: FakeClock
     events: list[Event] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
+    #: How requests reach the app (``"http"`` behind a TLS-terminating proxy).
+    scheme: str = "https"
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
@@ -161,7 +163,7 @@ class Harness:
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": method,
-            "scheme": "https",
+            "scheme": self.scheme,
             "path": path,
             "raw_path": path.encode(),
             "query_string": query.encode(),
@@ -196,7 +198,7 @@ class Harness:
             path=path,
             method=method,
             query_string=query,
-            base_url="https://example.com",
+            base_url=f"{self.scheme}://example.com",
             environ_base={"REMOTE_ADDR": client},
         ).get_environ()
         for name, value in headers.items():  # raw, as a server would pass them on

@@ -191,6 +191,30 @@ def test_an_identity_provider_listed_in_allowed_origins_may_post_a_login(build, 
     assert apex.status == 403
 
 
+# -- 4. TLS ended at a proxy ------------------------------------------------------------------
+
+
+def test_same_origin_post_behind_a_tls_terminating_proxy_passes(build, kind) -> None:
+    """``Origin: https://host`` on a request that arrived as ``http://host`` is same-origin."""
+    h = build(kind)
+    h.scheme = "http"  # the proxy (not in trusted_proxies) ended TLS
+    cookie = h.request("/login").cookie()
+    ok = h.request(
+        "/write", method="POST", cookie=cookie, headers={"origin": "https://example.com"}
+    )
+    assert ok.status == 200
+    for origin in ("https://evil.example", "https://example.com.evil", "http://evil.example"):
+        assert (
+            h.request("/write", method="POST", cookie=cookie, headers={"origin": origin}).status
+            == 403
+        )
+    h.scheme = "https"
+    downgrade = h.request(
+        "/write", method="POST", cookie=cookie, headers={"origin": "http://example.com"}
+    )
+    assert downgrade.status == 403  # an http page may not post to the https site
+
+
 # -- 5. token logins obey max_sessions_per_user -----------------------------------------------
 
 
