@@ -19,8 +19,9 @@ duplicate or oversized cookie, a cookie under our name that is not of our
 shape (``foreign_cookie``).  Those events are still raised and logged.
 
 Each distinct presented value counts once (a browser sends one stale cookie
-on many parallel requests), and nothing counts while a client is blocked, so
-repeats never extend a block.  Past ``bad_limit`` per ``bad_window`` the
+on many parallel requests; the last 4 distinct values per client are
+remembered), and nothing counts while a client is blocked, so repeats never
+extend a block.  Past ``bad_limit`` per ``bad_window`` the
 client is blocked for ``block_for``, and one ``brute_force`` event marks the
 start.  A block refuses only the blocked client's requests whose credential
 fails verification (:meth:`Guard.retry_after` is asked for those alone):
@@ -67,8 +68,13 @@ PRESENTED: ContextVar[int | None] = ContextVar("sessionware_presented", default=
 COUNTED = frozenset({"bad_signature", "token_invalid", "token_reuse"})
 #: ``token_invalid`` reasons for tokens we signed ourselves: stale, not forged.
 _OURS = frozenset({"token expired", "token not yet valid", "session revoked"})
-#: Distinct credential values remembered per client (more than this is a block anyway).
-_SEEN = 32
+#: Recent credential values remembered per client: 4 slots of 16 hash bits packed
+#: in one int, so an entry stays small under a million-address flood (AN-06).  A
+#: 16-bit collision lets one forgery in 16,384 go uncounted, which is harmless.
+_SLOTS = 4
+_SLOT_BITS = 16
+_SLOT_MASK = (1 << _SLOT_BITS) - 1
+_SEEN_MASK = (1 << (_SLOTS * _SLOT_BITS)) - 1
 #: Float slack so ``limit`` events in one burst are allowed exactly.
 _EPSILON = 1e-6
 
@@ -89,14 +95,25 @@ class _Client:
     ``bad`` is a GCRA "theoretical arrival time": each hit pushes it one
     ``window / limit`` seconds further, and a hit that would push it more
     than ``window`` past now is over the limit (and is not recorded).
-    ``seen`` holds salted hashes of the last distinct credentials counted.
+    ``seen`` packs 16 bits of the salted hashes of the last 4 distinct
+    credentials counted (0: an empty slot).
     """
 
     __slots__ = ("bad", "seen")
 
     def __init__(self, now: float) -> None:
         self.bad = now
-        self.seen: list[int] = []
+        self.seen = 0
+
+    def repeated(self, credential: int) -> bool:
+        """True when ``credential`` was counted recently; otherwise remember it."""
+        tag = (credential & _SLOT_MASK) or 1
+        seen = self.seen
+        for slot in range(_SLOTS):
+            if (seen >> (slot * _SLOT_BITS)) & _SLOT_MASK == tag:
+                return True
+        self.seen = ((seen << _SLOT_BITS) | tag) & _SEEN_MASK
+        return False
 
     def idle(self, now: float) -> bool:
         return self.bad <= now
@@ -207,13 +224,8 @@ class Guard:
         if until is not None and until > now:
             return None  # blocked already: nothing extends a block
         entry = self._entry(key, now)
-        if repeat is not None:
-            seen = entry.seen
-            if repeat in seen:
-                return None
-            seen.append(repeat)
-            if len(seen) > _SEEN:
-                del seen[0]
+        if repeat is not None and entry.repeated(repeat):
+            return None
         return key
 
     def _hit(self, key: ClientKey) -> tuple[float, bool]:
