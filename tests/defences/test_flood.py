@@ -65,3 +65,11 @@ def test_reads_never_count(make, kind) -> None:
         assert h.request("/", client=FLOODER).status == 200
     assert len(h.backend.inner) == 0
     assert h.backend.total == 0
+
+
+def test_the_ledger_stays_bounded_under_address_cycling(make) -> None:
+    """Sessions from 5,000 addresses leave at most ``max_clients`` keys remembered (AN-06)."""
+    h = make("asgi", guard=GuardConfig(max_clients=1000))
+    for i in range(5000):
+        assert h.request("/write", client=f"10.0.{i // 250}.{i % 250}").status == 200
+    assert h.mw.shared.ledger.entries() <= 1000
