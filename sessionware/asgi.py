@@ -17,12 +17,20 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
+from .adapters import (
+    BAD_REQUEST,
+    TOO_LARGE,
+    UNAVAILABLE,
+    Refusal,
+    Shared,
+    build,
+    merge_vary,
+    store_event,
+)
 from .backends.base import Backend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
 from .errors import BackendError, SessionDataTooLarge
-from .events import Event
 from .facts import RequestFacts
 from .records import APPLIED
 from .ws_watch import watch
@@ -85,6 +93,8 @@ def facts_from_scope(scope: Scope, clients: ClientResolver) -> RequestFacts:
         )
     else:
         peer_client = peer
+        if not clients.warned and (b"x-forwarded-for" in seen or b"forwarded" in seen):
+            clients.untrusted(peer)
     return RequestFacts(
         method=scope.get("method", "GET"),
         path=scope.get("path", "/"),
@@ -105,6 +115,7 @@ async def _refuse(send: Send, refusal: Refusal, websocket: bool = False) -> None
         await send({"type": "websocket.close", "code": 1008})
         return
     extra = [] if refusal.retry_after is None else [(b"retry-after", b"%d" % refusal.retry_after)]
+    extra += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refusal.headers]
     await _reply(send, refusal.status, refusal.body, extra)
 
 
@@ -123,15 +134,24 @@ _VARY_COOKIE = (b"vary", b"Cookie")
 
 
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
-    if len(add) == 1 and add[0] == ("vary", "Cookie"):  # the read path: one constant header
-        return {**message, "headers": [*message.get("headers", ()), _VARY_COOKIE]}
     replace_cache = any(name == "cache-control" for name, _ in add)
-    headers = [
-        (k, v)
-        for k, v in message.get("headers", ())
-        if not (replace_cache and k.lower() == b"cache-control")
-    ]
-    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in add)
+    vary = any(name == "vary" for name, _ in add)
+    headers: list[tuple[bytes, bytes]] = []
+    for k, v in message.get("headers", ()):
+        lower = k.lower()
+        if vary and lower == b"vary":
+            # Merged into the app's own Vary, never a second header (RFC 9110 §12.5.5).
+            v = merge_vary(v.decode("latin-1")).encode("latin-1")
+            vary = False
+        elif replace_cache and lower == b"cache-control":
+            continue
+        headers.append((k, v))
+    for k, v in add:
+        if k == "vary":
+            if vary:
+                headers.append(_VARY_COOKIE)
+        else:
+            headers.append((k.encode("latin-1"), v.encode("latin-1")))
     return {**message, "headers": headers}
 
 
@@ -170,15 +190,15 @@ class SessionMiddleware:
             return
         shared, engine = self.shared, self.engine
         facts = facts_from_scope(scope, shared.clients)
-        if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
-            await _refuse(send, refusal, kind == "websocket")
-            return
         legacy, found = shared.legacy, None
         if legacy is not None:
             facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
-            await shared.areport(begin.events)
+            await shared.areport(begin.events, facts)
+            if (refusal := shared.blocked(facts, begin)) is not None:
+                await _refuse(send, refusal, kind == "websocket")
+                return
         if begin.status is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -231,6 +251,10 @@ class SessionMiddleware:
             if message["type"] != "http.response.start":
                 await send(message)
                 return
+            if (refusal := shared.forged_login(facts, session)) is not None:
+                swallow = True
+                await _refuse(send, refusal)
+                return
             try:
                 commit = engine.commit(session, message["status"], facts)
             except SessionDataTooLarge as exc:
@@ -239,19 +263,19 @@ class SessionMiddleware:
                 await _reply(send, *TOO_LARGE, [])
                 return
             result = APPLIED
-            if commit.ops and (refusal := shared.flooded(commit, facts)) is not None:
-                swallow = True
-                await _refuse(send, refusal)
-                return
             if commit.ops:
+                commit = shared.admit(commit, facts)
                 try:
                     result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
-                    await shared.areport(
-                        [Event("backend_down", facts.client, detail=shared.down(exc))]
-                    )
+                    await shared.areport([store_event(exc, facts.client, shared.down(exc))])
                     swallow = True
                     await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
+                    return
+                if result.too_large:  # the store's own cap (concurrent writers)
+                    log.error("session not saved: the stored session would pass max_data_bytes")
+                    swallow = True
+                    await _reply(send, *TOO_LARGE, [])
                     return
             headers, events = engine.finish(commit, result, facts)
             if events:

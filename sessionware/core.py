@@ -12,8 +12,10 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
    is within both its idle and absolute limits (strict mode, FX-02, EX-01/02).
    A bad signature never produces a storage key, so it never reaches a backend
    (ID-07).  Everything else is an anonymous session plus an event.
-2. IDs come only from the cookie.  A query string or ``;path`` parameter that
-   looks like a session ID is a 400 under ``url_id_policy="reject"`` (FX-01).
+2. IDs come only from the cookie.  A query string or ``;path`` parameter with
+   a session-ID name whose value could be a session ID (our signed shape, or
+   22+ URL-safe characters) is a 400 under ``url_id_policy="reject"`` (FX-01);
+   ``?sid=3`` passes untouched.
 3. Two or more cookies with our exact name: none is trusted (FX-05).
 4. No write, no record, no cookie: a session the app never writes costs
    nothing (RS-01), and reading one writes only when ``touch_interval`` has
@@ -37,6 +39,7 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote_plus
@@ -55,7 +58,10 @@ from .session import Session
 __all__ = ["Begin", "Commit", "Engine", "RequestFacts"]
 
 #: Query/path parameter names that carry session IDs in other stacks (FX-01).
-URL_ID_NAMES = frozenset({"sid", "sessionid", "session_id", "jsessionid", "phpsessid"})
+URL_ID_NAMES = frozenset({"session", "sid", "sessionid", "session_id", "jsessionid", "phpsessid"})
+#: A value that could be a session ID: 22+ URL-safe characters (128 bits of
+#: base64url), which covers our signed shape and every common stack's IDs.
+_ID_LIKE = re.compile(r"[A-Za-z0-9_.~-]{22,}")
 
 NO_SESSION = Begin()
 NOTHING = Commit()
@@ -107,21 +113,31 @@ class Engine:
             return Begin(presented=True, events=(*events, event))
         verified = self.ids.unsign(values[0])
         if verified is None:
-            event = Event("bad_signature", facts.client, detail={"length": len(values[0])})
+            # Only our own shape with a failing signature is a forgery; a legacy or
+            # foreign cookie under our name is its own kind (the guard ignores it).
+            kind = "bad_signature" if self.ids.shaped(values[0]) else "foreign_cookie"
+            event = Event(kind, facts.client, detail={"length": len(values[0])})
             return Begin(presented=True, events=(*events, event))
         return Begin(key=self.ids.storage_key(*verified), presented=True, events=events)
 
     def _url_id(self, facts: RequestFacts) -> bool:
-        text = unquote_plus(facts.query).lower()
-        names: list[str] = []
-        if text and any(n in text for n in self._url_names):
-            names.extend(p.partition("=")[0].strip() for p in text.split("&"))
+        """True when a parameter named like a session ID carries a value that could be one."""
+        pairs: list[str] = []
+        query = facts.query
+        if query and any(n in unquote_plus(query).lower() for n in self._url_names):
+            pairs.extend(query.split("&"))
         _, semi, params = facts.path.partition(";")
         if semi:
-            names.extend(
-                p.partition("=")[0].strip() for p in unquote_plus(params).lower().split(";")
-            )
-        return any(n in self._url_names for n in names)
+            pairs.extend(params.split(";"))
+        names = self._url_names
+        for pair in pairs:
+            name, _, value = pair.partition("=")
+            if (
+                unquote_plus(name).strip().lower() in names
+                and _ID_LIKE.match(unquote_plus(value).strip()) is not None
+            ):
+                return True
+        return False
 
     # -- step 2 --------------------------------------------------------------------
 
@@ -218,6 +234,8 @@ class Engine:
             return NOTHING
         if not session.modified and not session.presented and not session.pending_events:
             return _VARY_COMMIT if session.accessed else NOTHING  # never had a session
+        # Vary: Cookie only where the handler read or wrote the session, or the
+        # cookie is set or cleared below; an untouched session leaves caching alone.
         if (
             not session.modified
             and session.record is not None
@@ -228,11 +246,11 @@ class Engine:
             return _vary_only(session)
         plan = self.planner.plan(session, facts)
         headers: list[Header] = []
-        if session.accessed or session.presented:
+        if session.accessed or plan.cookie is not None:
             headers.append(_VARY)
         if not plan.ops and plan.cookie is None and not plan.events:
             return Commit(headers=tuple(headers)) if headers else NOTHING
-        failed = list(headers)
+        failed: list[Header] = [_VARY] if session.accessed or plan.failed_cookie else []
         if plan.cookie is not None:
             headers += [("set-cookie", plan.cookie), _NO_STORE]
         if plan.failed_cookie is not None:
@@ -245,7 +263,7 @@ class Engine:
             failed=tuple(failed),
             events=(*session.pending_events, *plan.events),
             sets_cookie=plan.cookie is not None,
-            handle=session.handle,
+            handle=session.record.handle if session.record is not None else None,
         )
 
     def finish(
@@ -259,7 +277,7 @@ class Engine:
 
 
 def _vary_only(session: Session) -> Commit:
-    return _VARY_COMMIT if session.accessed or session.presented else NOTHING
+    return _VARY_COMMIT if session.accessed else NOTHING
 
 
 _VARY_COMMIT = Commit(headers=(_VARY,))

@@ -41,6 +41,9 @@ KINDS = frozenset(
         "backend_down",
         "logout_replay",
         "oversized",
+        "foreign_cookie",
+        "untrusted_forwarding",
+        "store_full",
         # lifecycle
         "created",
         "login",
@@ -57,7 +60,8 @@ KINDS = frozenset(
     }
 )
 
-#: Kinds that count against a client for brute-force detection.
+#: Attack signals (for metrics and alerting).  What counts toward a guard block
+#: is narrower: :data:`sessionware.defences.guard.COUNTED`.
 BAD_KINDS = frozenset(
     {
         "bad_signature",

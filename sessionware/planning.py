@@ -23,8 +23,8 @@ from .events import Event
 from .facts import RequestFacts
 from .fingerprint import fingerprint
 from .ids import IdCodec, new_handle, new_id
-from .records import Create, Delete, Op, Patch, Record, Tombstone
-from .session import Session, entry_size
+from .records import Create, Delete, Op, Patch, Record, Tombstone, data_size, entry_size
+from .session import Session
 
 __all__ = ["ENDED_MEMORY", "Plan", "Planner"]
 
@@ -129,7 +129,9 @@ class Planner:
             plan.ops.append(Delete(rec.key))
             plan.cookie = self.cookies.delete()
             return plan
-        if len(changed) > len(session.assigned):
+        if changed and changed != session.assigned:
+            # A nested change (including to a value assigned in this request,
+            # ``session["cart"] = []`` then ``.append(x)``) was never measured.
             self._check_size(session, changed)
         meta: dict[str, float] = {}
         if changed or deleted or now - rec.last_active >= self.config.touch_s:
@@ -137,7 +139,10 @@ class Planner:
                 "last_active": now,
                 "expires_at": self._deadline(rec.remember, now, rec.absolute_at),
             }
-            plan.ops.append(Patch(rec.key, set=changed, delete=deleted, meta=meta))
+            # The store re-checks the cap atomically: concurrent requests writing
+            # distinct keys each pass the check above, but not together.
+            cap = self.config.max_data_bytes if changed else None
+            plan.ops.append(Patch(rec.key, set=changed, delete=deleted, meta=meta, max_bytes=cap))
             plan.failed_cookie = self.cookies.delete()
         return plan
 
@@ -180,6 +185,9 @@ class Planner:
         data.update(changed)
         for key in deleted:
             data.pop(key, None)
+        size = data_size(data) if changed else 0  # unchanged data was stored as it is
+        if size > self.config.max_data_bytes:  # regenerate() / renewal carry every change too
+            raise SessionDataTooLarge(size, self.config.max_data_bytes)
         session_id = new_id()
         record = Record(
             key=self.ids.storage_key(session_id),

@@ -30,9 +30,11 @@ __all__ = [
     "Tombstone",
     "Touch",
     "companion",
+    "data_size",
     "decode",
     "encode",
     "ended",
+    "entry_size",
 ]
 
 #: Metadata fields a :class:`Patch` may set (``Record`` attribute names).
@@ -48,6 +50,26 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 # type checks and whitespace regexes (about 0.75 us per value against 2.8 us).
 # (typeshed does not declare ``scan_once``, an attribute every JSONDecoder has.)
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
+PER_KEY = 4
+
+
+def entry_size(key: str, text: str) -> int:
+    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes.
+
+    The one measure of ``max_data_bytes``: the session checks it as the app
+    writes, and every backend checks the stored total with it (``Patch.max_bytes``).
+    """
+    size = len(key) if key.isascii() else len(key.encode())
+    size += len(text) if text.isascii() else len(text.encode())
+    return size + PER_KEY
+
+
+def data_size(data: Mapping[str, str]) -> int:
+    """The serialized size of a whole ``{key: JSON text}`` mapping (see :func:`entry_size`)."""
+    return sum(entry_size(k, v) for k, v in data.items())
 
 
 def encode(value: Any) -> str:
@@ -154,6 +176,12 @@ class Patch:
     revoked while a request was in flight is not resurrected; TM-01).  When
     ``expect`` is given, the patch applies only if every ``extra[k] == v``
     holds at that moment (compare-and-set, used for refresh-token rotation).
+
+    ``max_bytes`` is the data cap enforced by the store itself, atomically
+    with the write: when the data as stored *after* this patch (concurrent
+    writers' keys included) would measure more than ``max_bytes``
+    (:func:`data_size`), the backend applies none of the commit's ops and
+    answers ``ApplyResult(ok=False, too_large=True)``.  None: no cap.
     """
 
     key: str
@@ -162,6 +190,7 @@ class Patch:
     meta: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     expect: Mapping[str, Any] = field(default_factory=dict)
+    max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.meta) - PATCHABLE
@@ -352,11 +381,14 @@ class ApplyResult:
 
     ``ok`` is False when any :class:`Patch` found its record missing or its
     ``expect`` condition false, or a :class:`Create` found its key taken.
-    ``evicted`` lists handles removed by ``max_per_user``.
+    ``evicted`` lists handles removed by ``max_per_user``.  ``too_large``:
+    a :class:`Patch` would have pushed its stored session past its
+    ``max_bytes``, so nothing at all was applied.
     """
 
     ok: bool = True
     evicted: tuple[str, ...] = ()
+    too_large: bool = False
 
 
 APPLIED = ApplyResult()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
 from .ids import new_handle
-from .records import Record, decode, encode
+from .records import Record, decode, encode, entry_size
 
 if TYPE_CHECKING:
     from .endings import Ended
@@ -33,17 +33,8 @@ __all__ = ["CSRF_KEY", "Intent", "Session"]
 Intent = Literal["login", "logout", "regenerate", "clear"]
 _MUTABLE = (list, dict)
 _EMPTY: Mapping[str, str] = {}
-#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
-_PER_KEY = 4
 #: Where :meth:`Session.csrf_token` keeps the synchronizer token.
 CSRF_KEY = "_csrf_token"
-
-
-def entry_size(key: str, text: str) -> int:
-    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes."""
-    size = len(key) if key.isascii() else len(key.encode())
-    size += len(text) if text.isascii() else len(text.encode())
-    return size + _PER_KEY
 
 
 class Session(dict[str, Any]):
@@ -298,7 +289,11 @@ class Session(dict[str, Any]):
 
     @property
     def user_id(self) -> str | None:
-        """The logged-in user (after ``login()`` in this request: the new one)."""
+        """The logged-in user (after ``login()`` in this request: the new one).
+
+        Reading it is reading the session: the response then varies on Cookie.
+        """
+        self.accessed = True
         if self.pending_login is not None:
             return self.pending_login[0]
         if self.intent in ("logout", "clear"):
@@ -321,6 +316,7 @@ class Session(dict[str, Any]):
     @property
     def auth_time(self) -> float | None:
         """When the user last authenticated (Unix time), for step-up checks."""
+        self.accessed = True
         return self.record.auth_time if self.record is not None else None
 
     @property
@@ -367,6 +363,7 @@ class Session(dict[str, Any]):
         be logged or kept (``revoke_user(user, keep=session.handle)``) in the
         same request.  None for a session that is not stored and not about to be.
         """
+        self.accessed = True
         if self.next_handle is not None:
             return self.next_handle
         return self.record.handle if self.record is not None else None

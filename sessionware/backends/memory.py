@@ -3,8 +3,16 @@
 Good for one process (tests, small apps, the demo).  Memory is bounded two
 ways (RS-04): expired records are swept from a min-heap of deadlines in
 amortized O(expired) work, a little on every write, never by a full scan;
-and at most ``max_entries`` records are kept, evicting the ones closest to
-expiry first when a new session would exceed it.
+and at most ``max_entries`` records are kept.  A new session beyond it
+evicts the *anonymous* session closest to expiry (a second heap holds only
+those); a signed-in session is never evicted to make room.  When only
+signed-in sessions remain, the new session is refused with
+:class:`~sessionware.errors.StoreFull` (the write answers 503 with
+``Retry-After``, as an outage does), so a flood of anonymous visitors can
+cost nobody their login.
+
+The data cap (``Patch.max_bytes``) is checked under the lock against the
+record as stored, before any op of the commit is applied.
 
 Tombstones (why a signed-in session ended) live in their own ordered dict,
 never in the records: at most ``max_tombstones``, the oldest dropped first,
@@ -26,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from ..errors import StoreFull
 from ..records import (
     APPLIED,
     ApplyResult,
@@ -37,6 +46,7 @@ from ..records import (
     Tombstone,
     Touch,
     companion,
+    data_size,
     ended,
 )
 
@@ -50,7 +60,7 @@ class MemoryBackend:
     """Sessions in a dict, for a single process.
 
     :param max_entries: the most records kept at once; a new session beyond
-        it evicts the record closest to expiry.
+        it evicts the anonymous record closest to expiry, never a signed-in one.
     :param max_tombstones: the most tombstones kept at once (oldest dropped).
 
     .. versionadded:: 0.1
@@ -72,6 +82,8 @@ class MemoryBackend:
         self._handles: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}
         self._heap: list[tuple[float, str]] = []
+        #: Deadlines of anonymous records only: the eviction order under pressure.
+        self._anon: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
     # -- sync face -----------------------------------------------------------
@@ -93,6 +105,8 @@ class MemoryBackend:
                 record.expires_at = touch.deadline(record, now)
                 self._records[key] = record
                 heapq.heappush(self._heap, (record.expires_at, key))
+                if record.user_id is None:
+                    heapq.heappush(self._anon, (record.expires_at, key))
         return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -104,6 +118,8 @@ class MemoryBackend:
         evicted: list[str] = []
         with self._lock:
             self._sweep(now, SWEEP_BATCH)
+            if any(isinstance(op, Patch) and self._too_large(op, now) for op in ops):
+                return ApplyResult(False, (), True)  # nothing applied
             for op in ops:
                 if isinstance(op, Patch):
                     ok = self._patch(op, now) and ok
@@ -193,12 +209,7 @@ class MemoryBackend:
                 return False
         elif len(self._records) >= self.max_entries:
             self._sweep(now, None)
-            while len(self._records) >= self.max_entries and self._heap:
-                deadline, key = heapq.heappop(self._heap)
-                victim = self._records.get(key)
-                if victim is not None and victim.expires_at == deadline:
-                    self._remove(key)  # a stale entry means a later deadline is queued
-                    self._evicted_for_capacity(victim, now)
+            self._make_room()
         record = record.copy()
         # Successor, then the old ID's tombstone, then the old record: readers take
         # no lock, and one arriving mid-rotation must find either the old record
@@ -218,15 +229,6 @@ class MemoryBackend:
             evicted.extend(v.handle for v in victims)
         return True
 
-    def _evicted_for_capacity(self, victim: Record, now: float) -> None:
-        """A signed-in victim of ``max_entries`` reads "evicted", not as an idle expiry."""
-        tomb = self._tombs.get(victim.key)
-        if tomb is not None and tomb.reason == "expiry":
-            self._bury(
-                Tombstone(victim.key, "evicted", victim.handle, victim.user_id, now,
-                          tomb.until, by="capacity")
-            )  # fmt: skip
-
     def _delete(self, op: Delete) -> None:
         if op.tombstone is not None:
             self._bury(op.tombstone)  # first: a lock-free reader never sees neither
@@ -243,6 +245,33 @@ class MemoryBackend:
             tombs[tomb.key] = tomb
         while len(tombs) > self.max_tombstones:
             tombs.popitem(last=False)
+
+    def _make_room(self) -> None:
+        """Evict anonymous records closest to expiry until one more fits, or refuse."""
+        anon, records = self._anon, self._records
+        while len(records) >= self.max_entries:
+            if not anon:
+                raise StoreFull(
+                    f"MemoryBackend holds {len(records)} signed-in sessions (max_entries); "
+                    "none is evicted for a new one"
+                )
+            deadline, key = heapq.heappop(anon)
+            victim = records.get(key)
+            if victim is not None and victim.user_id is None and victim.expires_at == deadline:
+                self._remove(key)  # a stale entry means a later deadline is queued
+
+    def _too_large(self, op: Patch, now: float) -> bool:
+        """True when ``op`` would push its stored record's data past ``op.max_bytes``."""
+        if op.max_bytes is None or not op.set:
+            return False
+        current = self._records.get(op.key)
+        if current is None or current.expires_at <= now:
+            return False  # the patch fails as missing anyway
+        data = dict(current.data)
+        data.update(op.set)
+        for name in op.delete:
+            data.pop(name, None)
+        return data_size(data) > op.max_bytes
 
     def _patch(self, op: Patch, now: float) -> bool:
         current = self._records.get(op.key)
@@ -265,6 +294,8 @@ class MemoryBackend:
         self._records[op.key] = record
         if record.expires_at != current.expires_at:
             heapq.heappush(self._heap, (record.expires_at, op.key))
+            if record.user_id is None:
+                heapq.heappush(self._anon, (record.expires_at, op.key))
         if record.user_id != old_user:
             self._unindex_user(old_user, op.key)
             if record.user_id is not None:
@@ -277,6 +308,8 @@ class MemoryBackend:
         heapq.heappush(self._heap, (record.expires_at, record.key))
         if record.user_id is not None:
             self._users.setdefault(record.user_id, set()).add(record.key)
+        else:
+            heapq.heappush(self._anon, (record.expires_at, record.key))
 
     def _remove(self, key: str) -> None:
         record = self._records.pop(key, None)
@@ -330,4 +363,7 @@ class MemoryBackend:
             # Touches leave stale heap entries behind; rebuild before they pile up.
             self._heap = [(r.expires_at, k) for k, r in records.items()]
             heapq.heapify(self._heap)
+        if len(self._anon) > 2 * len(records) + 1024:
+            self._anon = [(r.expires_at, k) for k, r in records.items() if r.user_id is None]
+            heapq.heapify(self._anon)
         return removed

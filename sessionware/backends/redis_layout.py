@@ -200,6 +200,7 @@ def patch_args(op: Patch) -> list[str]:
     expires = op.meta.get("expires_at")
     return [
         "" if expires is None else str(ms(expires)),
+        "" if op.max_bytes is None else str(op.max_bytes),
         str(len(sets)), *sets,
         str(len(dels)), *dels,
         str(len(expect)), *expect,

@@ -173,6 +173,8 @@ def apply(layout: Layout, ops: Sequence[Op], now: float, cluster: bool) -> Plan[
         (reply,) = yield [Call(COMMIT, (), tuple(commit_args(layout, ops, now)))]
         if reply == [1]:
             return APPLIED
+        if reply == [2]:
+            return ApplyResult(False, (), True)  # the data cap: nothing applied
         return ApplyResult(reply[0] == 1, tuple(h for h in reply[1:] if h))
     return (yield from _apply_cluster(layout, ops, now))
 
@@ -182,6 +184,8 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     # written, before the old one is taken away):
     #   Create: CREATE new, [TAKE old], SET+PEXPIREAT handle, [USER add new, drop old]
     #   Patch:  PATCH          Delete: TAKE
+    # A PATCH past its max_bytes writes nothing and answers {2} (atomic per
+    # session key; the planner never batches a capped patch with other ops).
     t = repr(now)
     batch: list[Command] = []
     extra: list[Command] = []
@@ -236,6 +240,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
 
     # Batch 2: index bookkeeping that depends on what batch 1 found.
     ok = True
+    too_large = False
     follow: list[Command] = []
     limits: dict[str, tuple[int, float | None]] = {}
 
@@ -274,6 +279,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         elif isinstance(op, Patch):
             reply = replies[at]
             ok = ok and reply[0] == 1
+            too_large = too_large or reply[0] == 2
             if len(reply) > 1:
                 _, handle, old_user, new_user, deadline = reply
                 if handle is not None:
@@ -293,7 +299,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         evicted += yield from _evict(layout, user_id, limit, now, keep_for)
     if ok and not evicted:
         return APPLIED
-    return ApplyResult(ok, tuple(evicted))
+    return ApplyResult(ok, tuple(evicted), too_large)
 
 
 def _rotation_tomb(layout: Layout, op: Create, t: str) -> list[Command]:

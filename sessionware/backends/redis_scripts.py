@@ -118,18 +118,50 @@ local function user_index(ukey, add, score, first, last)
   if top[2] then redis.call('PEXPIREAT', ukey, ms(tonumber(top[2]))) end
 end
 
--- Apply a patch whose arguments start at ARGV[i]:
---   exp_ms|'', nset, field, value..., ndel, field..., nexpect, field, json...
--- Returns the next argument index, whether it applied, and, when the record's
--- index deadline or user changed, {handle, old user, new user, deadline}.
-local function patch(key, i)
-  local nset = tonumber(ARGV[i + 1])
-  local s = i + 2
+-- The argument block of a patch starting at ARGV[i]:
+--   exp_ms|'', max_bytes|'', nset, field, value..., ndel, field..., nexpect, field, json...
+-- Returns where the sets, deletes and expects start, their counts, and the next index.
+local function span(i)
+  local nset = tonumber(ARGV[i + 2])
+  local s = i + 3
   local ndel = tonumber(ARGV[s + nset])
   local d = s + nset + 1
   local nexp = tonumber(ARGV[d + ndel])
   local x = d + ndel + 1
-  local nxt = x + nexp
+  return s, nset, d, ndel, x, x + nexp
+end
+
+-- True when the patch at ARGV[i] would push the live record's data past its
+-- max_bytes: the stored data fields it leaves alone plus the ones it sets,
+-- each measured as the core measures them (name + value bytes + 4).
+local function too_large(key, i)
+  if ARGV[i + 1] == '' then return false end
+  local s, nset, d, ndel = span(i)
+  if nset == 0 or not alive(key) then return false end
+  local done, total = {}, 0
+  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
+  for j = s, s + nset - 1, 2 do
+    local name = ARGV[j]
+    if string.sub(name, 1, 2) == 'd:' then
+      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
+      done[name] = true
+    end
+  end
+  local f = redis.call('HGETALL', key)
+  for j = 1, #f, 2 do
+    local name = f[j]
+    if string.sub(name, 1, 2) == 'd:' and not done[name] then
+      total = total + #name + 2 + #f[j + 1]
+    end
+  end
+  return total > tonumber(ARGV[i + 1])
+end
+
+-- Apply a patch whose arguments start at ARGV[i] (see span).
+-- Returns the next argument index, whether it applied, and, when the record's
+-- index deadline or user changed, {handle, old user, new user, deadline}.
+local function patch(key, i)
+  local s, nset, d, ndel, x, nxt = span(i)
   local before = redis.call('HMGET', key, '_e', '_a', '_u', '_h')
   local e = tonumber(before[1])
   if e == nil or e <= now then return nxt, false end
@@ -152,7 +184,8 @@ end
 #:     tomb|'' until user  companion|'' until keep_for|''
 #:   P key <patch args>
 #:   D key tomb|'' until user
-#: Returns {ok, evicted handle...}.
+#: Returns {ok, evicted handle...}, or {2} when a patch would pass its
+#: max_bytes (checked for every patch before any op writes: nothing applied).
 COMMIT = LuaScript(
     "commit",
     _FUNCS
@@ -211,6 +244,19 @@ local function evict(user, limit, keep)
 end
 
 local i = 3
+while i <= #ARGV do
+  if ARGV[i] == 'C' then
+    i = i + 10 + tonumber(ARGV[i + 9])
+  elseif ARGV[i] == 'P' then
+    if too_large(sk(ARGV[i + 1]), i + 2) then return {2} end
+    local _, _, _, _, _, nxt = span(i + 2)
+    i = nxt
+  else
+    i = i + 2
+  end
+end
+
+i = 3
 while i <= #ARGV do
   local op, k = ARGV[i], ARGV[i + 1]
   if op == 'C' then
@@ -303,11 +349,13 @@ return {live and 1 or 0, h, u}
 )
 
 #: Cluster: KEYS = session; ARGV = now, <patch args>.  Returns {ok} or
-#: {1, handle, old user, new user, deadline} when the indexes need updating.
+#: {1, handle, old user, new user, deadline} when the indexes need updating,
+#: or {2} (nothing written) when the patch would pass its max_bytes.
 PATCH = LuaScript(
     "patch",
     _FUNCS
     + r"""
+if too_large(KEYS[1], 2) then return {2} end
 local _, good, re = patch(KEYS[1], 2)
 if not good then return {0} end
 if not re then return {1} end

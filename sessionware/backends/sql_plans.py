@@ -27,6 +27,10 @@ Invariants the plans keep (CC-01..03, TM-05/06, EX-05):
    transaction-scoped advisory lock on PostgreSQL taken before any other
    statement of the commit (so two logins of one user serialize and no lock
    order can deadlock); SQLite serializes all writers anyway.
+6. A patch with ``max_bytes`` first locks its session row, then measures the
+   data rows as committed (a new statement sees concurrent patches that held
+   the lock before it), before any op of the commit writes: over the cap,
+   the plan returns ``too_large`` having written nothing.
 """
 
 from __future__ import annotations
@@ -41,7 +45,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import Executable
 
-from ..records import APPLIED, ApplyResult, Create, Delete, Op, Patch, Record, companion, encode
+from ..records import (
+    APPLIED,
+    ApplyResult,
+    Create,
+    Delete,
+    Op,
+    Patch,
+    Record,
+    companion,
+    encode,
+    entry_size,
+)
 from ..records import ended as ended_at_now
 from .sql_schema import SessionTables
 from .sql_tombs import TombPlans
@@ -92,6 +107,13 @@ class Planner:
         )
 
         self.q_lock = sa.select(s.c.extra).where(s.c.key == _bp("sk"), live).with_for_update()
+        # Byte lengths, as the cap counts them (UTF-8), without fetching the values.
+        # (Not a cast to bytea on PostgreSQL: that would parse backslashes as escapes.)
+        if self.postgres:
+            nbytes = sa.func.octet_length(d.c.value)
+        else:
+            nbytes = sa.func.length(sa.cast(d.c.value, sa.LargeBinary))
+        self.q_sizes = sa.select(d.c.name, nbytes).where(d.c.session_key == _bp("sk"))
         self.q_expiry = sa.select(s.c.expires_at).where(s.c.key == _bp("sk"))
         self.q_user_rows = (
             sa.select(s.c.key, s.c.handle, s.c.expires_at, s.c.absolute_at, s.c.remember)
@@ -151,6 +173,10 @@ class Planner:
                 yield self.q_advisory, {"lock": self._lock_id(user)}
         if sweep:
             yield from self.purge(now, sweep)
+        for op in ops:
+            capped = isinstance(op, Patch) and op.max_bytes is not None and op.set
+            if capped and (yield from self._too_large(op, now)):  # type: ignore[arg-type]
+                return ApplyResult(False, (), True)
         ok = True
         evicted: list[str] = []
         for op in ops:
@@ -248,6 +274,21 @@ class Planner:
         if op.delete:
             yield self.d_names, {"sk": op.key, "names": list(op.delete)}
         return True
+
+    def _too_large(self, op: Patch, now: float) -> Plan[bool]:
+        """Lock ``op``'s session row and tell whether ``op`` would pass ``op.max_bytes``."""
+        assert op.max_bytes is not None
+        got = yield self.q_lock, {"sk": op.key, "now": now}
+        if not got.rows:
+            return False  # missing or expired: the patch itself fails
+        sizes = yield self.q_sizes, {"sk": op.key}
+        stored = {name: int(length or 0) for name, length in sizes.rows}
+        for name in (*op.set, *op.delete):
+            stored.pop(name, None)
+        total = sum(entry_size(name, "") + length for name, length in stored.items())
+        gone = set(op.delete)
+        total += sum(entry_size(name, text) for name, text in op.set.items() if name not in gone)
+        return total > op.max_bytes
 
     def _limit_user(
         self, user_id: str, limit: int, now: float, keep: float | None = None

@@ -230,6 +230,19 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
                 "list only your proxies' addresses",
             )
         )
+    elif not cfg.trusted_proxies:
+        # The middleware warns (once) and raises `untrusted_forwarding` when it
+        # actually sees forwarding headers from an unlisted peer (#13).
+        out.append(
+            Finding(
+                "INFO",
+                "FX-08 AN-01",
+                "No trusted_proxies: X-Forwarded-For / Forwarded are ignored, so behind an "
+                "unlisted reverse proxy every user shares the proxy's address",
+                "behind a proxy, list its address in trusted_proxies "
+                "(the middleware logs an untrusted-forwarding warning when it sees such headers)",
+            )
+        )
     return out
 
 

@@ -62,13 +62,28 @@ def test_sweep_reports_removed_count() -> None:
     assert backend.sweep(now + 6) == 100
 
 
-def test_capacity_eviction_of_a_signed_in_session_reads_evicted() -> None:
-    """A signed-in session pushed out by max_entries (even by an anonymous newcomer) reads
-    "evicted" by "capacity", not as an idle expiry."""
+def test_under_pressure_anonymous_sessions_go_first() -> None:
+    """At capacity a newcomer evicts anonymous sessions only, even long-lived ones (#13)."""
     now = time.time()
-    backend = MemoryBackend(max_entries=1)
-    signed_in = make_record(now, user="cap", ttl=60)
-    backend.apply([Create(signed_in, keep_for=3600.0)], now)
-    backend.apply([Create(make_record(now, ttl=900))], now)
-    tomb = backend.load_ending(signed_in.key, now + 1)
-    assert tomb is not None and (tomb.reason, tomb.by) == ("evicted", "capacity")
+    backend = MemoryBackend(max_entries=3)
+    alice = make_record(now, ttl=10, user="alice")  # closest to expiry, but signed in
+    bob = make_record(now, ttl=20, user="bob")
+    anon = make_record(now, ttl=900)
+    backend.apply([Create(alice), Create(bob), Create(anon)], now)
+    backend.apply([Create(make_record(now, ttl=500))], now)
+    assert backend.load(anon.key, now) is None
+    assert backend.load(alice.key, now) is not None and backend.load(bob.key, now) is not None
+
+
+def test_only_signed_in_left_refuses_a_new_session() -> None:
+    """When only signed-in sessions remain, a new one is refused (StoreFull), nobody evicted."""
+    from sessionware.errors import BackendUnavailable, StoreFull
+
+    now = time.time()
+    backend = MemoryBackend(max_entries=2)
+    users = [make_record(now, ttl=10, user=f"u{i}") for i in range(2)]
+    backend.apply([Create(r) for r in users], now)
+    with pytest.raises(StoreFull) as caught:
+        backend.apply([Create(make_record(now))], now)
+    assert isinstance(caught.value, BackendUnavailable)  # adapters answer it 503
+    assert all(backend.load(r.key, now) is not None for r in users)
