@@ -21,7 +21,7 @@ from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, buil
 from .backends.base import Backend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
-from .errors import BackendError, SessionDataTooLarge
+from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .events import Event
 from .facts import RequestFacts
 from .records import APPLIED
@@ -146,6 +146,7 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        secret_key: Any = None,
         /,
         *,
         config: SessionConfig | None = None,
@@ -156,6 +157,10 @@ class SessionMiddleware:
         **config_fields: Any,
     ) -> None:
         self.app = app
+        if secret_key is not None:  # Starlette's positional secret: SessionMiddleware(app, KEY)
+            if "secret_key" in config_fields:
+                raise ConfigError("the secret was given both positionally and as secret_key=")
+            config_fields["secret_key"] = secret_key
         self.shared: Shared = build(config, backend, clock, config_fields)
         self.config = self.shared.config
         self.backend = self.shared.backend

@@ -52,6 +52,8 @@ NO_SESSION = Begin()
 NOTHING = Commit()
 _VARY = ("vary", "Cookie")
 _NO_STORE = ("cache-control", "no-store")
+#: Schemes under which ``secure="auto"`` sends a Secure cookie.
+_HTTPS = frozenset({"https", "wss"})
 
 
 class Engine:
@@ -182,6 +184,9 @@ class Engine:
             # The hot path: an untouched or read-only existing session.
             return _vary_only(session)
         plan = self.planner.plan(session, facts)
+        if self.cookies.auto and facts.scheme not in _HTTPS:
+            plan.cookie = self.cookies.plain(plan.cookie)
+            plan.failed_cookie = self.cookies.plain(plan.failed_cookie)
         headers: list[Header] = []
         if session.accessed or session.presented:
             headers.append(_VARY)

@@ -228,7 +228,7 @@ class Migrator:
                 expires=0,
                 path=spec.path,
                 domain=spec.domain,
-                secure=config.secure,
+                secure=bool(config.secure),
                 httponly=True,
                 samesite="Lax",
             ),

@@ -67,6 +67,8 @@ class Session(dict[str, Any]):
     * ``assigned`` / ``loaded_texts``: JSON text of the keys assigned in this
       request and as loaded, for size checks (:meth:`changes` gives the patch).
     * ``read_only``: websocket sessions refuse writes.
+    * ``want_remember``: Flask's ``session.permanent`` asked for a remember-me
+      session (True) or a browser-session one (False); None leaves it.
 
     .. versionadded:: 0.1
     """
@@ -87,6 +89,7 @@ class Session(dict[str, Any]):
         "record",
         "storage_key",
         "store_unavailable",
+        "want_remember",
     )
 
     def __init__(
@@ -114,6 +117,8 @@ class Session(dict[str, Any]):
         self.storage_key: str | None = record.key if record is not None else None
         self.presented = False
         self.store_unavailable = False
+        #: Set by Flask's ``session.permanent``: make the session remember-me (or not).
+        self.want_remember: bool | None = None
 
     # -- Starlette contract ------------------------------------------------------
 

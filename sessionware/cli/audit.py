@@ -68,7 +68,7 @@ def _minutes(seconds: float) -> str:
 def _cookie(cfg: SessionConfig, level: int) -> list[Finding]:
     out = [
         Finding(
-            _required(cfg.secure, level, 1),
+            _required(bool(cfg.secure), level, 1),
             "v4.0.3-3.4.1 v5.0.0-3.3.1",
             "Cookie is Secure"
             if cfg.secure
