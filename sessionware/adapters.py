@@ -283,4 +283,8 @@ def build(
         from .migration import migrator_from_fields
 
         migrator = migrator_from_fields(legacy, config)
+    if backend is None or isinstance(backend, MemoryBackend):
+        from .deployment import warn_memory_backend
+
+        warn_memory_backend()
     return Shared(config, backend if backend is not None else MemoryBackend(), clock, migrator)

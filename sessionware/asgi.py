@@ -13,6 +13,7 @@ short 503 before any of its body was sent.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,46 @@ async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, 
     await send({"type": "http.response.body", "body": body})
 
 
+def _built_lazily() -> bool:
+    """True when Starlette's ``build_middleware_stack`` is constructing this middleware."""
+    here = inspect.currentframe()
+    frame = here.f_back.f_back if here is not None and here.f_back is not None else None
+    for _ in range(4):  # our __init__, a subclass's __init__ or two, then Starlette
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__", "")
+        if frame.f_code.co_name == "build_middleware_stack" and module.startswith(
+            ("starlette.", "fastapi.")
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+async def _report_broken(message: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """A misconfigured middleware: fail the lifespan startup; answer requests 500.
+
+    ``lifespan.startup.failed`` makes uvicorn log the message and exit, in
+    every lifespan mode.  If the server runs without lifespan, each request
+    gets a short 500 and one log line carrying the message (no traceback).
+    """
+    text = f"sessionware SessionMiddleware is misconfigured: {message}"
+    if scope["type"] == "lifespan":
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": text})
+                return
+            if event["type"] == "lifespan.shutdown":  # pragma: no cover - never started
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    log.error("%s", text)
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    await _reply(send, 500, b"Internal error: session middleware misconfigured.\n", [])
+
+
 _VARY_COOKIE = (b"vary", b"Cookie")
 
 
@@ -157,11 +198,22 @@ class SessionMiddleware:
         **config_fields: Any,
     ) -> None:
         self.app = app
+        #: A config error deferred because Starlette built us lazily (see _report_broken).
+        self.broken: str | None = None
         if secret_key is not None:  # Starlette's positional secret: SessionMiddleware(app, KEY)
             if "secret_key" in config_fields:
                 raise ConfigError("the secret was given both positionally and as secret_key=")
             config_fields["secret_key"] = secret_key
-        self.shared: Shared = build(config, backend, clock, config_fields)
+        try:
+            self.shared: Shared = build(config, backend, clock, config_fields)
+        except ConfigError as exc:
+            if not _built_lazily():
+                raise
+            # Under app.add_middleware Starlette builds us inside its first ASGI call
+            # (the lifespan), where uvicorn's default lifespan="auto" swallows an
+            # exception: report it by failing the startup instead (see __call__).
+            self.broken = str(exc)
+            return
         self.config = self.shared.config
         self.backend = self.shared.backend
         self.engine = self.shared.engine
@@ -169,6 +221,9 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if self.broken is not None:
+            await _report_broken(self.broken, scope, receive, send)
+            return
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return

@@ -252,12 +252,17 @@ def _operations(cfg: SessionConfig, level: int, backend: str | None) -> list[Fin
             )
         )
     if backend == "MemoryBackend":
+        from ..deployment import worker_count
+
+        workers = worker_count()
+        several = workers is not None and workers > 1
         out.append(
             Finding(
-                "INFO",
+                "WARN" if several else "INFO",
                 "-",
                 "MemoryBackend keeps sessions in one process: restarts sign everyone out, "
-                "and several workers do not share sessions",
+                "and several workers do not share sessions"
+                + (f" (this server runs {workers} workers)" if several else ""),
                 "use a SQL or Redis backend in production",
             )
         )
