@@ -41,7 +41,7 @@ from .fingerprint import binding_event
 from .ids import IdCodec
 from .planning import Planner
 from .records import ApplyResult, Record
-from .session import Session
+from .session import Session, TaggedSession
 
 __all__ = ["Begin", "Commit", "Engine", "RequestFacts"]
 
@@ -70,6 +70,9 @@ class Engine:
         self._name = config.cookie_name
         self._url_names = URL_ID_NAMES | {config.cookie_name.lower()}
         self.planner = Planner(config, self.ids, self.cookies, clock)
+        #: The class of the sessions handed to the app: JSON values, or Flask's
+        #: tagged JSON under ``codec="tagged"`` (the Flask extension sets its own).
+        self.session_type: type[Session] = TaggedSession if config.codec == "tagged" else Session
 
     # -- step 1 --------------------------------------------------------------------
 
@@ -130,7 +133,7 @@ class Engine:
             now = self.clock()
             idle_end = record.last_active + cfg.idle_for(record.remember)
             if now >= idle_end or now >= record.absolute_at or now >= record.expires_at:
-                session = Session(limit=cfg.max_data_bytes, read_only=read_only)
+                session = self.session_type(limit=cfg.max_data_bytes, read_only=read_only)
                 session.storage_key = record.key
                 session.presented = True
                 session.pending_events.append(
@@ -141,10 +144,10 @@ class Engine:
                 event = binding_event(record, facts.client, facts.user_agent, cfg.binding)
                 if event is not None:
                     return self._mismatch(record, event, read_only)
-            session = Session(record, limit=cfg.max_data_bytes, read_only=read_only)
+            session = self.session_type(record, limit=cfg.max_data_bytes, read_only=read_only)
             session.presented = True
             return session
-        session = Session(limit=cfg.max_data_bytes, read_only=read_only)
+        session = self.session_type(limit=cfg.max_data_bytes, read_only=read_only)
         session.presented = begin.presented
         if begin.key is not None:
             if unavailable:
@@ -159,10 +162,10 @@ class Engine:
         """Binding broke (AN-03); under ``"revoke"`` the session ends like an expired one."""
         limit = self.config.max_data_bytes
         if self.config.binding == "revoke":
-            session = Session(limit=limit, read_only=read_only)
+            session = self.session_type(limit=limit, read_only=read_only)
             session.storage_key = record.key  # the commit deletes it and expires the cookie
         else:
-            session = Session(record, limit=limit, read_only=read_only)
+            session = self.session_type(record, limit=limit, read_only=read_only)
         session.presented = True
         session.pending_events.append(event)
         return session

@@ -23,16 +23,14 @@ __all__ = ["STARLETTE_KEYWORDS", "default_cookie_name", "relaxed", "translate"]
 log = logging.getLogger("sessionware")
 
 #: Keywords only Starlette's middleware takes; any of them switches the profile on.
-STARLETTE_KEYWORDS = frozenset(
-    {"secret_key", "session_cookie", "max_age", "https_only", "partitioned"}
-)
+#: (``partitioned``, ``path``, ``domain`` and ``same_site`` are native fields too.)
+STARLETTE_KEYWORDS = frozenset({"secret_key", "session_cookie", "max_age", "https_only"})
 #: Starlette's keyword -> the native keyword naming the same setting (a clash if both).
 _CLASHES = {
     "secret_key": "secret_keys",
     "session_cookie": "cookie_name",
     "https_only": "secure",
     "max_age": "idle_timeout",
-    "partitioned": "cookie_lifetime",
 }
 #: Starlette's default ``max_age``: 14 days.
 STARLETTE_MAX_AGE = 14 * 86400

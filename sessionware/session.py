@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
 from .records import Record, decode, encode
+from .tagged import tagged_decode, tagged_encode
 
 if TYPE_CHECKING:
     from .events import Event
 
-__all__ = ["CSRF_KEY", "Intent", "Session"]
+__all__ = ["CSRF_KEY", "Intent", "Session", "TaggedSession"]
 
 Intent = Literal["login", "logout", "regenerate", "clear"]
-_MUTABLE = (list, dict)
+_MUTABLE: tuple[type, ...] = (list, dict)
 _EMPTY: Mapping[str, str] = {}
 #: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
 _PER_KEY = 4
@@ -92,6 +93,11 @@ class Session(dict[str, Any]):
         "want_remember",
     )
 
+    #: How one value becomes stored text and back (JSON; :class:`TaggedSession`
+    #: swaps in Flask's tagged JSON).  Static, so the hot path stays a call.
+    encode_value = staticmethod(encode)
+    decode_value = staticmethod(decode)
+
     def __init__(
         self,
         record: Record | None = None,
@@ -101,7 +107,7 @@ class Session(dict[str, Any]):
     ) -> None:
         raw = record.data if record is not None else _EMPTY
         if raw:
-            dict.__init__(self, {name: decode(text) for name, text in raw.items()})
+            dict.__init__(self, {name: self.decode_value(text) for name, text in raw.items()})
         self.accessed = False
         self.modified = False
         self.record: Record | None = record
@@ -155,7 +161,7 @@ class Session(dict[str, Any]):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
         self._check_writable()
         try:
-            text = encode(value)
+            text = self.encode_value(value)
         except ValueError as exc:  # NaN, infinity, circular references
             raise TypeError(f"session[{key!r}] is not JSON-serializable: {exc}") from exc
         old = self.assigned.get(key, self.loaded_texts.get(key)) if key in self else None
@@ -327,7 +333,7 @@ class Session(dict[str, Any]):
         if self.accessed or changed:
             for key, value in dict.items(self):
                 if isinstance(value, _MUTABLE):
-                    text = encode(value)
+                    text = self.encode_value(value)
                     if text != changed.get(key, self.loaded_texts.get(key)):
                         changed[key] = text
         return changed, tuple(self._deleted)
@@ -339,17 +345,32 @@ class Session(dict[str, Any]):
             if (
                 isinstance(value, _MUTABLE)
                 and key not in self.assigned
-                and encode(value) != raw.get(key)
+                and self.encode_value(value) != raw.get(key)
             ):
                 return True
         return False
 
     def encoded(self) -> dict[str, str]:
         """Every value as JSON text (for a new record)."""
-        return {k: encode(v) for k, v in dict.items(self)}
+        return {k: self.encode_value(v) for k, v in dict.items(self)}
 
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)}, handle={self.handle!r}, user_id={self.user_id!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("sessions are not picklable; store JSON values in them instead")
+
+
+class TaggedSession(Session):
+    """A session whose values use Flask's tagged JSON (``codec="tagged"``).
+
+    Tuples, bytes, ``Markup``, UUIDs and datetimes round-trip as Flask's own
+    serializer round-trips them (:mod:`sessionware.tagged`); stored text
+    stays JSON.
+
+    .. versionadded:: 0.2
+    """
+
+    __slots__ = ()
+    encode_value = staticmethod(tagged_encode)
+    decode_value = staticmethod(tagged_decode)

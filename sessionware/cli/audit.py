@@ -66,15 +66,22 @@ def _minutes(seconds: float) -> str:
 
 
 def _cookie(cfg: SessionConfig, level: int) -> list[Finding]:
-    out = [
-        Finding(
-            _required(bool(cfg.secure), level, 1),
+    secure = Finding(
+        _required(bool(cfg.secure), level, 1),
+        "v4.0.3-3.4.1 v5.0.0-3.3.1",
+        "Cookie is Secure" if cfg.secure else "Cookie is not Secure: it travels over plain HTTP",
+        "" if cfg.secure else "remove secure=False outside development",
+    )
+    if cfg.secure == "auto":
+        secure = Finding(
+            "WARN",
             "v4.0.3-3.4.1 v5.0.0-3.3.1",
-            "Cookie is Secure"
-            if cfg.secure
-            else "Cookie is not Secure: it travels over plain HTTP",
-            "" if cfg.secure else "remove secure=False (and https_only=False) outside development",
-        ),
+            "Cookie is Secure only when the request arrived over HTTPS (secure='auto', "
+            "Starlette's https_only=False / Flask's SESSION_COOKIE_SECURE=False)",
+            "serve HTTPS only, or pass https_only=True / SESSION_COOKIE_SECURE=True",
+        )
+    out = [
+        secure,
         Finding(
             _required(cfg.http_only, level, 1),
             "v4.0.3-3.4.2 v5.0.0-3.3.4",
