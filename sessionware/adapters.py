@@ -260,7 +260,7 @@ def build(
     (:mod:`sessionware.migration`), imported only when such keywords arrive.
     """
     legacy: dict[str, Any] = {
-        k: fields.pop(k) for k in ("migrate_from", "legacy_secret") if k in fields
+        k: fields.pop(k) for k in ("migrate_from", "legacy_secret", "legacy_store") if k in fields
     }
     if fields:
         from .keywords import STARLETTE_KEYWORDS, log_relaxed, relaxed, translate
@@ -282,7 +282,7 @@ def build(
     if legacy:
         from .migration import migrator_from_fields
 
-        migrator = migrator_from_fields(legacy, config)
+        migrator = migrator_from_fields(legacy, config, config.codec == "tagged")
     if backend is None or isinstance(backend, MemoryBackend):
         from .deployment import warn_memory_backend
 

@@ -265,7 +265,7 @@ class SessionMiddleware:
             await _refuse(send, refusal, websocket)
             return
         if found is not None and legacy is not None:
-            await legacy.aadopt(found, session, shared.backend, engine.clock())
+            session = await legacy.aadopt(found, session, shared.backend, engine.clock())
             await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":

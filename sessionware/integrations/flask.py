@@ -65,6 +65,7 @@ from .flask_config import (
     FLASK_RESTORE,
     FlaskProfile,
     flask_backend,
+    flask_session_store,
     flask_settings,
     lifetime_of,
     profile_of,
@@ -299,8 +300,19 @@ class Sessionware:
             )
         if backend is None:
             backend = flask_backend(app.config)
+        allow_pickle = bool(fields.pop("legacy_allow_pickle", False))
         if fields.get("migrate_from") == "flask":
             fields["migrate_from"] = _legacy(app.config, fields.pop("legacy_secret", None))
+        elif fields.get("migrate_from") == "flask-session" and "legacy_store" not in fields:
+            fields["migrate_from"] = LegacyCookie(
+                kind="flask-session",
+                store=flask_session_store(app.config, allow_pickle),
+                cookie_name=app.config.get("SESSION_COOKIE_NAME") or "session",
+                path=app.config.get("SESSION_COOKIE_PATH") or "/",
+                domain=app.config.get("SESSION_COOKIE_DOMAIN"),
+                permanent=bool(app.config.get("SESSION_PERMANENT", True)),
+                user_key=fields.pop("legacy_user_key", None),
+            )
         middleware = WSGISessionMiddleware(
             app.wsgi_app, config=self._config, backend=backend, **fields
         )

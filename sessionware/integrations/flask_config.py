@@ -73,7 +73,7 @@ def lifetime_of(config: Mapping[str, Any]) -> float:
 
 def flask_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """Our config keywords for a Flask ``app.config`` (see the module docs)."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"codec": "tagged"}  # Flask's value types (FlaskSession)
     secret = config.get("SECRET_KEY")
     if secret:
         out["secret_keys"] = [secret, *(config.get("SECRET_KEY_FALLBACKS") or ())]
@@ -205,6 +205,38 @@ def _decoding(client: Any) -> Any:
         return client
     import redis
 
-    kwargs = dict(client.connection_pool.connection_kwargs)
-    kwargs["decode_responses"] = True
-    return redis.Redis(**kwargs)
+    pool = client.connection_pool
+    twin = redis.ConnectionPool(
+        connection_class=pool.connection_class,
+        **{**pool.connection_kwargs, "decode_responses": True},
+    )
+    return redis.Redis(connection_pool=twin)
+
+
+def flask_session_store(config: Mapping[str, Any], allow_pickle: bool = False) -> Any:
+    """The legacy Flask-Session store ``migrate_from="flask-session"`` reads from."""
+    from ..migration.stores import FlaskSessionRedis, FlaskSessionSQL
+
+    kind = config.get("SESSION_TYPE")
+    prefix = config.get("SESSION_KEY_PREFIX") or "session:"
+    if kind == "redis":
+        client = config.get("SESSION_REDIS")
+        if client is None:
+            return FlaskSessionRedis(
+                "redis://127.0.0.1:6379/0", prefix=prefix, allow_pickle=allow_pickle
+            )
+        return FlaskSessionRedis(client=client, prefix=prefix, allow_pickle=allow_pickle)
+    if kind == "sqlalchemy":
+        db = config.get("SESSION_SQLALCHEMY")
+        engine = getattr(db, "engine", db)
+        return FlaskSessionSQL(
+            engine,
+            table=config.get("SESSION_SQLALCHEMY_TABLE") or "sessions",
+            schema=config.get("SESSION_SQLALCHEMY_SCHEMA"),
+            prefix=prefix,
+            allow_pickle=allow_pickle,
+        )
+    raise ConfigError(
+        "migrate_from='flask-session' reads Flask-Session's redis or sqlalchemy store: "
+        f"SESSION_TYPE is {kind!r}"
+    )
