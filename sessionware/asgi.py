@@ -179,7 +179,15 @@ class SessionMiddleware:
     """Server-side sessions for an ASGI app.
 
     ``SessionMiddleware(app, secret_keys=[...])`` or
-    ``SessionMiddleware(app, config=SessionConfig(...), backend=...)``.
+    ``SessionMiddleware(app, config=SessionConfig(...), backend=...)``;
+    Starlette's keywords (and its positional secret, ``SessionMiddleware(app,
+    SECRET)``) select the Starlette profile (:mod:`sessionware.keywords`).
+
+    A :class:`~sessionware.errors.ConfigError` is *raised* here when your code
+    builds the middleware.  When Starlette builds it lazily
+    (``app.add_middleware``, inside its first ASGI call) it is *reported*
+    instead: the lifespan startup fails with the message, and without
+    lifespan every request is a 500 with one log line (no traceback).
 
     .. versionadded:: 0.1
     """

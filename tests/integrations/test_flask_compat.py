@@ -247,3 +247,43 @@ def test_tagged_codec_for_asgi() -> None:
             SessionMiddleware(app, secret_keys=[SECRET], secure=False, cookie_name="s")
         )
         plain.post("/")
+
+
+def test_permanent_later_in_the_session_makes_the_cookie_persistent() -> None:
+    """Setting ``permanent`` on an existing session re-sends its cookie with an expiry."""
+    client = make_app(True).test_client()
+    client.post("/touch")
+    response = client.post("/permanent")
+    header = cookie_named(response, "session")
+    assert header is not None and "expires" in attributes(header)
+    assert client.get("/facts").json["permanent"] is True
+
+
+def test_permanent_cookie_is_renewed_as_its_expiry_slides() -> None:
+    """Reads within ``touch_interval`` send no cookie; later ones renew its Max-Age."""
+    from sessionware.testing import FakeClock
+
+    clock = FakeClock()
+    app = flask.Flask("slide")
+    app.config.update(SECRET_KEY=SECRET, PERMANENT_SESSION_LIFETIME=timedelta(days=2))
+
+    @app.post("/in")
+    def sign_in() -> str:
+        flask.session.permanent = True
+        flask.session["user"] = "ada"
+        return ""
+
+    @app.get("/")
+    def home() -> str:
+        return str(flask.session.get("user"))
+
+    Sessionware(app, clock=clock)
+    client = app.test_client()
+    client.post("/in")
+    clock.advance(30)
+    assert "Set-Cookie" not in client.get("/").headers
+    clock.advance(3600)
+    response = client.get("/")
+    header = cookie_named(response, "session")
+    assert response.text == "ada" and header is not None
+    assert attributes(header)["max-age"] == str(2 * 86400)
