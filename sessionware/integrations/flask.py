@@ -294,10 +294,10 @@ class Sessionware:
             if "secure" in self._fields and "cookie_name" not in self._fields:
                 fields.pop("cookie_name")  # the native secure= picks its own name
                 fields["cookie_name"] = _name(fields)
-            log_relaxed(
-                "Flask-Session" if profile.flask_session else "Flask",
-                relaxed(fields, FLASK_RESTORE),
-            )
+            items = relaxed(fields, FLASK_RESTORE)
+            if profile.permanent_default:
+                items.append("every new session permanent (restore: SESSION_PERMANENT=False)")
+            log_relaxed("Flask-Session" if profile.flask_session else "Flask", items)
         if backend is None:
             backend = flask_backend(app.config)
         allow_pickle = bool(fields.pop("legacy_allow_pickle", False))

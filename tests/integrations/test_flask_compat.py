@@ -287,3 +287,23 @@ def test_permanent_cookie_is_renewed_as_its_expiry_slides() -> None:
     header = cookie_named(response, "session")
     assert response.text == "ada" and header is not None
     assert attributes(header)["max-age"] == str(2 * 86400)
+
+
+@pytest.mark.parametrize(
+    ("settings", "profile", "extra"),
+    [
+        ({}, "Flask profile", "idle_timeout 30 min->31 d"),
+        ({"SESSION_TYPE": "null"}, "Flask-Session profile", "SESSION_PERMANENT=False"),
+    ],
+)
+def test_relaxed_defaults_are_logged_in_one_line(
+    caplog: pytest.LogCaptureFixture, settings: dict[str, Any], profile: str, extra: str
+) -> None:
+    """Flask and Flask-Session setups log one line of relaxed defaults and their restorers."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="sessionware"):
+        make_app(True, settings)
+    lines = [r.getMessage() for r in caplog.records if "relaxes native defaults" in r.getMessage()]
+    assert len(lines) == 1 and profile in lines[0] and extra in lines[0]
+    assert "SESSION_COOKIE_SECURE=True" in lines[0]

@@ -94,3 +94,22 @@ def test_uvicorn_exits_with_the_message(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "at least 32" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_fastapi_lifespan_startup_fails_too() -> None:
+    """FastAPI builds its middleware the same lazy way; its startup fails the same way."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.add_middleware(SessionMiddleware, secret_key="too-short")
+    inbox: list[dict[str, Any]] = [{"type": "lifespan.startup"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.failed"]
