@@ -95,8 +95,8 @@ def _lifetime(out: dict[str, Any], max_age: Any) -> None:
         idle = _NO_AGE_IDLE
     elif max_age <= 0:
         # Starlette sends Max-Age=0 or negative: the browser drops the cookie at once.
-        # The shortest lifetime we can express keeps that: sessions end within a second.
-        idle = 1.0
+        # Half a second of server-side life gives the same cookie (Max-Age=0).
+        idle = 0.5
         out["cookie_lifetime"] = "always"
     else:
         idle = float(max_age)

@@ -307,3 +307,29 @@ def test_relaxed_defaults_are_logged_in_one_line(
     lines = [r.getMessage() for r in caplog.records if "relaxes native defaults" in r.getMessage()]
     assert len(lines) == 1 and profile in lines[0] and extra in lines[0]
     assert "SESSION_COOKIE_SECURE=True" in lines[0]
+
+
+def test_flask_cookies_migrate_with_their_types() -> None:
+    """``migrate_from="flask"``: Flask's own cookie moves over with its tuple, Markup, permanence."""
+    old = make_app(False)
+    old_client = old.test_client()
+    old_client.post("/set/tuple")
+    old_client.post("/set/markup")
+    old_client.post("/permanent")
+    legacy = old_client.get_cookie("session")
+    assert legacy is not None
+    new = make_app(False)
+    Sessionware(new, migrate_from="flask")
+    client = new.test_client()
+    client.set_cookie("session", legacy.value)
+    assert client.get("/get/tuple").json == {"type": "tuple", "repr": repr(VALUES["tuple"])}
+    assert client.get("/get/markup").json["type"] == "Markup"
+    assert client.get("/facts").json["permanent"] is True
+
+
+def test_refresh_each_request_false_counts_from_creation() -> None:
+    """``SESSION_REFRESH_EACH_REQUEST=False``: the lifetime counts from creation, not use."""
+    app = make_app(True, {"SESSION_REFRESH_EACH_REQUEST": False})
+    config = app.extensions["sessionware"].middleware.config
+    assert config.cookie_lifetime == "remember"
+    assert config.remember_absolute_s == 31 * 86400

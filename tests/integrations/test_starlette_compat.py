@@ -113,7 +113,8 @@ def test_no_max_age_is_a_browser_session_cookie(make: Make, max_age: int | None)
 def test_zero_or_negative_max_age_keeps_nothing(make: Make, max_age: int) -> None:
     """``max_age`` of 0 or less keeps nothing: the next request has no session."""
     client = make(secret_key=SECRET, max_age=max_age)
-    client.post("/set", json={"a": 1})
+    header = cookie_named(client.post("/set", json={"a": 1}), "session")
+    assert header is not None and int(attributes(header)["max-age"]) <= 0
     advance(client, 2)
     assert client.get("/").json() == {}
 
