@@ -310,7 +310,7 @@ def test_relaxed_defaults_are_logged_in_one_line(
 
 
 def test_flask_cookies_migrate_with_their_types() -> None:
-    """``migrate_from="flask"``: Flask's own cookie moves over with its tuple, Markup, permanence."""
+    """``migrate_from="flask"``: Flask's cookie moves over with its tuple, Markup, permanence."""
     old = make_app(False)
     old_client = old.test_client()
     old_client.post("/set/tuple")
