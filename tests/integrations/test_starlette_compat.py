@@ -240,3 +240,14 @@ def test_server_side_hardening_stays() -> None:
     client = _ours(secret_key=SECRET, base_url="http://testserver")
     client.cookies.set("session", "forged-value")
     assert client.get("/").json() == {}
+
+
+def test_url_ids_and_duplicate_cookies_stay_refused() -> None:
+    """In the profile an ID in the URL is a 400 and two session cookies are trusted as none."""
+    client = _ours(secret_key=SECRET, base_url="http://testserver")
+    client.post("/set", json={"user": "ada"})
+    value = client.cookies["session"]
+    assert client.get("/", params={"session": value}).status_code == 400
+    client.cookies.clear()
+    doubled = client.get("/", headers={"cookie": f"session={value}; session={value}"})
+    assert doubled.json() == {}
