@@ -257,7 +257,7 @@ class SessionMiddleware:
             scope, receive, send, self.app, facts.client
         ):
             return
-        record, unavailable = None, False
+        record, unavailable = None, None
         if begin.key is not None:
             record, unavailable = await shared.aload(begin.key)
         session = engine.resume(
@@ -306,7 +306,7 @@ class SessionMiddleware:
                     result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
                     await shared.areport(
-                        [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
+                        [Event("backend_down", facts.client, detail=shared.down(exc))]
                     )
                     swallow = True
                     await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])

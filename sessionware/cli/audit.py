@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import SessionConfig
+from ..plain_http import FRAMEWORK_SPELLINGS, NATIVE_SPELLING, secure_notice
 
 __all__ = ["Finding", "audit", "find_config"]
 
@@ -69,15 +70,16 @@ def _cookie(cfg: SessionConfig, level: int) -> list[Finding]:
     secure = Finding(
         _required(bool(cfg.secure), level, 1),
         "v4.0.3-3.4.1 v5.0.0-3.3.1",
-        "Cookie is Secure" if cfg.secure else "Cookie is not Secure: it travels over plain HTTP",
+        "Cookie is Secure"
+        if cfg.secure
+        else "Cookie is not Secure: " + secure_notice(NATIVE_SPELLING, cfg.cookie_name),
         "" if cfg.secure else "remove secure=False outside development",
     )
     if cfg.secure == "auto":
         secure = Finding(
             "WARN",
             "v4.0.3-3.4.1 v5.0.0-3.3.1",
-            "Cookie is Secure only when the request arrived over HTTPS (secure='auto', "
-            "Starlette's https_only=False / Flask's SESSION_COOKIE_SECURE=False)",
+            "Cookie " + secure_notice(FRAMEWORK_SPELLINGS[0], cfg.cookie_name),
             "serve HTTPS only, or pass https_only=True / SESSION_COOKIE_SECURE=True",
         )
     out = [

@@ -227,7 +227,7 @@ class SessionwareInterface(SessionInterface):
         engine = mw.engine
         facts = wsgi_facts(environ, mw.shared.clients)
         begin = engine.begin(facts)
-        record, unavailable = None, False
+        record, unavailable = None, None
         if begin.key is not None:
             record, unavailable = mw.shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
@@ -291,6 +291,12 @@ class Sessionware:
         backend = self._backend
         if self._config is None:
             fields = {**flask_settings(app.config), **fields}
+            if not fields.get("secret_keys") and not fields.get("secret_key"):
+                raise ConfigError(
+                    "Flask's SECRET_KEY is not set: app.config['SECRET_KEY'] = <32+ random "
+                    "bytes> (generate one with `sessionware keygen`), or pass "
+                    "secret_keys=[...] to Sessionware()"
+                )
             if "secure" in self._fields and "cookie_name" not in self._fields:
                 fields.pop("cookie_name")  # the native secure= picks its own name
                 fields["cookie_name"] = _name(fields)

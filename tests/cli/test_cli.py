@@ -336,7 +336,7 @@ def test_audit_reads_a_config_from_code(
     result, out, _ = run(capsys, "audit", f"{HERE}:{target}")
     assert result == code, out
     if target == "STARLETTE_APP":
-        assert "Secure only when the request arrived over HTTPS" in out
+        assert "Secure when the request arrived over HTTPS" in out
 
 
 def test_audit_target_without_sessions_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
