@@ -419,3 +419,30 @@ def test_a_late_replay_is_still_refused() -> None:
     clock.advance(JOIN_WINDOW + 1)
     client.cookies.clear()
     assert client.get("/", headers={"cookie": f"session={legacy}"}).json()["user"] is None
+
+
+def test_profile_renews_max_age_on_redis(redis_url: str, redis_prefix: str) -> None:
+    """On Redis (which slides expiry inside its read) the profile still renews Max-Age."""
+    from sessionware.testing import FakeClock
+
+    clock = FakeClock()
+    app = Starlette(
+        routes=star_routes(),
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                SECRET,
+                max_age=3600,
+                clock=clock,
+                backend=RedisBackend(redis_url, prefix=redis_prefix),
+            )
+        ],
+    )
+    with TestClient(app) as client:
+        client.post("/login")
+        clock.advance(30)
+        assert "set-cookie" not in client.get("/").headers
+        clock.advance(61)
+        response = client.get("/")
+        assert response.json()["user"] == "ada"
+        assert "Max-Age=3600" in response.headers["set-cookie"]
