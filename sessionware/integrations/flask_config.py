@@ -219,13 +219,13 @@ def flask_session_store(config: Mapping[str, Any], allow_pickle: bool = False) -
 
     kind = config.get("SESSION_TYPE")
     prefix = config.get("SESSION_KEY_PREFIX") or "session:"
+    signer = config.get("SECRET_KEY") if config.get("SESSION_USE_SIGNER") else None
     if kind == "redis":
         client = config.get("SESSION_REDIS")
-        if client is None:
-            return FlaskSessionRedis(
-                "redis://127.0.0.1:6379/0", prefix=prefix, allow_pickle=allow_pickle
-            )
-        return FlaskSessionRedis(client=client, prefix=prefix, allow_pickle=allow_pickle)
+        url = "redis://127.0.0.1:6379/0" if client is None else None
+        return FlaskSessionRedis(
+            url, client=client, prefix=prefix, allow_pickle=allow_pickle, signer_secret=signer
+        )
     if kind == "sqlalchemy":
         db = config.get("SESSION_SQLALCHEMY")
         engine = getattr(db, "engine", db)
@@ -235,6 +235,7 @@ def flask_session_store(config: Mapping[str, Any], allow_pickle: bool = False) -
             schema=config.get("SESSION_SQLALCHEMY_SCHEMA"),
             prefix=prefix,
             allow_pickle=allow_pickle,
+            signer_secret=signer,
         )
     raise ConfigError(
         "migrate_from='flask-session' reads Flask-Session's redis or sqlalchemy store: "

@@ -260,7 +260,7 @@ class Migrator:
 
     def adopt(self, found: Found, session: Session, backend: Backend, now: float) -> Session:
         """The session this request continues: migrated, joined, or ``session`` (sync face)."""
-        if not self._eligible(found, session):
+        if not self._eligible(found, session) or not (found.data or found.pending):
             return session
         store = self.spec.store
         try:
@@ -287,7 +287,7 @@ class Migrator:
 
     async def aadopt(self, found: Found, session: Session, backend: Backend, now: float) -> Session:
         """:meth:`adopt` on the async face."""
-        if not self._eligible(found, session):
+        if not self._eligible(found, session) or not (found.data or found.pending):
             return session
         store = self.spec.store
         try:

@@ -7,6 +7,8 @@ runs pickle unless the user opts in with ``allow_pickle=True`` (older
 Flask-Session versions pickled), and even then through an unpickler that
 admits only plain builtin types, so a crafted record cannot run code.
 
+With ``SESSION_USE_SIGNER=True`` Flask-Session's cookie is ``sid.signature``
+(``signer_secret=`` the app's ``SECRET_KEY``); a bad signature reads nothing.
 Flask-Session 0.6+ writes msgspec msgpack (the default) or msgspec JSON;
 msgspec comes with the ``migrate`` extra.  starsessions writes JSON with
 its ``__metadata__`` (``lifetime``, ``created``) inside the data.
@@ -59,6 +61,26 @@ class LegacyStore(Protocol):
     def delete(self, sid: str) -> None: ...
     async def aread(self, sid: str) -> Found | None: ...
     async def adelete(self, sid: str) -> None: ...
+
+
+def _unsigner(secret: str | bytes | None) -> Any:
+    """Flask-Session's ``SESSION_USE_SIGNER=True`` cookie: ``sid.signature``."""
+    if secret is None:
+        return None
+    from itsdangerous import Signer
+
+    return Signer(secret, salt="flask-session", key_derivation="hmac")
+
+
+def _sid(signer: Any, value: str) -> str | None:
+    if signer is None:
+        return value
+    from itsdangerous import BadSignature
+
+    try:
+        return str(signer.unsign(value).decode())
+    except (BadSignature, UnicodeError):
+        return None
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -174,12 +196,32 @@ class FlaskSessionRedis(_RedisStore):
         aclient: Any = None,
         prefix: str = "session:",
         allow_pickle: bool = False,
+        signer_secret: str | bytes | None = None,
     ) -> None:
         super().__init__(url, client, aclient, prefix)
         self.allow_pickle = allow_pickle
+        self._signer = _unsigner(signer_secret)
 
     def _decode(self, raw: bytes) -> dict[str, Any]:
         return decode_flask_session(raw, self.allow_pickle)
+
+    def read(self, sid: str) -> Found | None:
+        plain = _sid(self._signer, sid)
+        return None if plain is None else super().read(plain)
+
+    async def aread(self, sid: str) -> Found | None:
+        plain = _sid(self._signer, sid)
+        return None if plain is None else await super().aread(plain)
+
+    def delete(self, sid: str) -> None:
+        plain = _sid(self._signer, sid)
+        if plain is not None:
+            super().delete(plain)
+
+    async def adelete(self, sid: str) -> None:
+        plain = _sid(self._signer, sid)
+        if plain is not None:
+            await super().adelete(plain)
 
 
 class StarsessionsRedis(_RedisStore):
@@ -219,10 +261,12 @@ class FlaskSessionSQL:
         schema: str | None = None,
         prefix: str = "session:",
         allow_pickle: bool = False,
+        signer_secret: str | bytes | None = None,
     ) -> None:
         import sqlalchemy as sa
 
         self.engine, self.prefix, self.allow_pickle = engine, prefix, allow_pickle
+        self._signer = _unsigner(signer_secret)
         self.table = sa.Table(
             table,
             sa.MetaData(schema=schema),
@@ -232,9 +276,12 @@ class FlaskSessionSQL:
             sa.Column("expiry", sa.DateTime),
         )
 
-    def read(self, sid: str) -> Found | None:
+    def read(self, value: str) -> Found | None:
         import sqlalchemy as sa
 
+        sid = _sid(self._signer, value)
+        if sid is None:
+            return None
         t = self.table
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -250,14 +297,17 @@ class FlaskSessionSQL:
                 return None
         return decode_flask_session(bytes(row.data), self.allow_pickle), left
 
-    def delete(self, sid: str) -> None:
+    def delete(self, value: str) -> None:
         import sqlalchemy as sa
 
+        sid = _sid(self._signer, value)
+        if sid is None:
+            return
         with self.engine.begin() as conn:
             conn.execute(sa.delete(self.table).where(self.table.c.session_id == self.prefix + sid))
 
-    async def aread(self, sid: str) -> Found | None:
-        return await asyncio.to_thread(self.read, sid)
+    async def aread(self, value: str) -> Found | None:
+        return await asyncio.to_thread(self.read, value)
 
-    async def adelete(self, sid: str) -> None:
-        await asyncio.to_thread(self.delete, sid)
+    async def adelete(self, value: str) -> None:
+        await asyncio.to_thread(self.delete, value)

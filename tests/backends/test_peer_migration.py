@@ -446,3 +446,20 @@ def test_profile_renews_max_age_on_redis(redis_url: str, redis_prefix: str) -> N
         response = client.get("/")
         assert response.json()["user"] == "ada"
         assert "Max-Age=3600" in response.headers["set-cookie"]
+
+
+def test_flask_session_signed_ids_are_read(fs_settings: dict[str, Any]) -> None:
+    """``SESSION_USE_SIGNER=True`` (Flask-Session's signed sid cookie) migrates too."""
+    import warnings
+
+    fs_settings["SESSION_USE_SIGNER"] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        sid = legacy_flask_session(fs_settings)
+    assert "." in sid
+    client = Client(flask_app(fs_settings, ours=True, migrate_from="flask-session"))
+    client.set_cookie("session", sid)
+    assert client.get("/").json["user"] == "ada"
+    forged = Client(flask_app(fs_settings, ours=True, migrate_from="flask-session"))
+    forged.set_cookie("session", sid.split(".")[0] + ".forged")
+    assert forged.get("/").json["user"] is None
