@@ -113,7 +113,9 @@ class Shared:
         self.csrf = CsrfPolicy(config.allowed_origins) if config.csrf else None
         #: Slide expiry inside the read when the backend can (one round trip).
         self.touch: Touch | None = None
-        if _accepts_touch(backend):
+        # A sliding persistent cookie must be re-sent when the expiry slides, which
+        # the planner does at its touch; a touch inside the read would hide it.
+        if config.cookie_lifetime == "remember" and _accepts_touch(backend):
             self.touch = Touch(config.touch_s, config.idle_s, config.remember_s)
         #: The backend says why sessions ended (optional capability): read only
         #: for a verified cookie whose record is gone, never for a live one.
@@ -353,6 +355,16 @@ def _accepts_touch(backend: Backend) -> bool:
     return all("touch" in face.parameters for face in faces)
 
 
+#: The Starlette keyword that restores each native default the profile relaxes.
+STARLETTE_RESTORE = {
+    "idle_timeout": "max_age=1800",
+    "absolute_timeout": "absolute_timeout=43200",
+    "cookie_name": "session_cookie='__Host-session' with https_only=True",
+    "secure": "https_only=True",
+    "cookie_lifetime": "max_age=None",
+}
+
+
 def build(
     config: SessionConfig | None,
     backend: Backend | None,
@@ -367,16 +379,17 @@ def build(
     (:mod:`sessionware.migration`), imported only when such keywords arrive.
     """
     legacy: dict[str, Any] = {
-        k: fields.pop(k) for k in ("migrate_from", "legacy_secret") if k in fields
+        k: fields.pop(k) for k in ("migrate_from", "legacy_secret", "legacy_store") if k in fields
     }
     if fields:
-        from .keywords import STARLETTE_KEYWORDS, translate
+        from .keywords import STARLETTE_KEYWORDS, log_relaxed, relaxed, translate
 
         if fields.keys() & STARLETTE_KEYWORDS:
             if legacy.get("migrate_from") is not None and legacy.get("legacy_secret") is None:
                 # The usual switch keeps the old secret: it verifies the old cookies.
                 legacy["legacy_secret"] = fields.get("secret_key")
             fields = translate(fields)
+            log_relaxed("Starlette", relaxed(fields, STARLETTE_RESTORE))
     if config is not None and fields:
         raise ConfigError(f"pass either config= or config fields, not both (got {sorted(fields)})")
     if config is None:
@@ -392,5 +405,9 @@ def build(
     if legacy:
         from .migration import migrator_from_fields
 
-        migrator = migrator_from_fields(legacy, config)
+        migrator = migrator_from_fields(legacy, config, config.codec == "tagged")
+    if backend is None or isinstance(backend, MemoryBackend):
+        from .deployment import warn_memory_backend
+
+        warn_memory_backend()
     return Shared(config, backend if backend is not None else MemoryBackend(), clock, migrator)

@@ -13,6 +13,7 @@ short 503 before any of its body was sent.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from .adapters import (
 from .backends.base import Backend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
-from .errors import BackendError, SessionDataTooLarge
+from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .facts import RequestFacts
 from .records import APPLIED
 from .ws_watch import watch
@@ -130,6 +131,46 @@ async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, 
     await send({"type": "http.response.body", "body": body})
 
 
+def _built_lazily() -> bool:
+    """True when Starlette's ``build_middleware_stack`` is constructing this middleware."""
+    here = inspect.currentframe()
+    frame = here.f_back.f_back if here is not None and here.f_back is not None else None
+    for _ in range(4):  # our __init__, a subclass's __init__ or two, then Starlette
+        if frame is None:
+            return False
+        module = frame.f_globals.get("__name__", "")
+        if frame.f_code.co_name == "build_middleware_stack" and module.startswith(
+            ("starlette.", "fastapi.")
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+async def _report_broken(message: str, scope: Scope, receive: Receive, send: Send) -> None:
+    """A misconfigured middleware: fail the lifespan startup; answer requests 500.
+
+    ``lifespan.startup.failed`` makes uvicorn log the message and exit, in
+    every lifespan mode.  If the server runs without lifespan, each request
+    gets a short 500 and one log line carrying the message (no traceback).
+    """
+    text = f"sessionware SessionMiddleware is misconfigured: {message}"
+    if scope["type"] == "lifespan":
+        while True:
+            event = await receive()
+            if event["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.failed", "message": text})
+                return
+            if event["type"] == "lifespan.shutdown":  # pragma: no cover - never started
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    log.error("%s", text)
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1011})
+        return
+    await _reply(send, 500, b"Internal error: session middleware misconfigured.\n", [])
+
+
 _VARY_COOKIE = (b"vary", b"Cookie")
 
 
@@ -159,7 +200,15 @@ class SessionMiddleware:
     """Server-side sessions for an ASGI app.
 
     ``SessionMiddleware(app, secret_keys=[...])`` or
-    ``SessionMiddleware(app, config=SessionConfig(...), backend=...)``.
+    ``SessionMiddleware(app, config=SessionConfig(...), backend=...)``;
+    Starlette's keywords (and its positional secret, ``SessionMiddleware(app,
+    SECRET)``) select the Starlette profile (:mod:`sessionware.keywords`).
+
+    A :class:`~sessionware.errors.ConfigError` is *raised* here when your code
+    builds the middleware.  When Starlette builds it lazily
+    (``app.add_middleware``, inside its first ASGI call) it is *reported*
+    instead: the lifespan startup fails with the message, and without
+    lifespan every request is a 500 with one log line (no traceback).
 
     .. versionadded:: 0.1
     """
@@ -167,6 +216,7 @@ class SessionMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        secret_key: Any = None,
         /,
         *,
         config: SessionConfig | None = None,
@@ -177,7 +227,22 @@ class SessionMiddleware:
         **config_fields: Any,
     ) -> None:
         self.app = app
-        self.shared: Shared = build(config, backend, clock, config_fields)
+        #: A config error deferred because Starlette built us lazily (see _report_broken).
+        self.broken: str | None = None
+        if secret_key is not None:  # Starlette's positional secret: SessionMiddleware(app, KEY)
+            if "secret_key" in config_fields:
+                raise ConfigError("the secret was given both positionally and as secret_key=")
+            config_fields["secret_key"] = secret_key
+        try:
+            self.shared: Shared = build(config, backend, clock, config_fields)
+        except ConfigError as exc:
+            if not _built_lazily():
+                raise
+            # Under app.add_middleware Starlette builds us inside its first ASGI call
+            # (the lifespan), where uvicorn's default lifespan="auto" swallows an
+            # exception: report it by failing the startup instead (see __call__).
+            self.broken = str(exc)
+            return
         self.config = self.shared.config
         self.backend = self.shared.backend
         self.engine = self.shared.engine
@@ -185,6 +250,9 @@ class SessionMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if self.broken is not None:
+            await _report_broken(self.broken, scope, receive, send)
+            return
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
@@ -233,7 +301,7 @@ class SessionMiddleware:
             await _refuse(send, refusal, websocket)
             return
         if found is not None and legacy is not None:
-            await legacy.aadopt(found, session, shared.backend, engine.clock())
+            session = await legacy.aadopt(found, session, shared.backend, engine.clock())
             await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":

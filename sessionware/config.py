@@ -27,6 +27,9 @@ SameSite = Literal["lax", "strict", "none"]
 UrlIdPolicy = Literal["reject", "ignore"]
 Binding = Literal["off", "log", "revoke"]
 StaleReuse = Literal["log", "revoke"]
+Secure = bool | Literal["auto"]
+CookieLifetime = Literal["remember", "sliding", "always"]
+Codec = Literal["json", "tagged"]
 
 #: RFC 6265bis §5.5: user agents cap Max-Age/Expires at 400 days.
 MAX_COOKIE_AGE = 400 * 24 * 3600
@@ -174,7 +177,10 @@ class SessionConfig:
 
     secret_keys: Sequence[str | bytes] = ()
     cookie_name: str = "__Host-session"
-    secure: bool = True
+    #: ``True`` always; ``"auto"``: exactly when the request arrived over HTTPS
+    #: (its scheme, or a trusted proxy's), as the Starlette and Flask profiles
+    #: need; ``False`` never (plain-HTTP development).
+    secure: Secure = True
     http_only: bool = True
     same_site: SameSite = "lax"
     path: str = "/"
@@ -211,6 +217,16 @@ class SessionConfig:
     on_stale_reuse: StaleReuse = "log"
     #: The longest a tombstone (why a signed-in session ended) is kept; 0 keeps none.
     tombstone_timeout: Duration = 7 * 24 * 3600
+    #: Which cookies persist: ``"remember"`` (remember-me ones, until their
+    #: absolute limit), ``"sliding"`` (remember-me ones, Max-Age following the
+    #: sliding expiry: Flask's permanent sessions) or ``"always"`` (every
+    #: session, sliding: Starlette's ``max_age``).
+    cookie_lifetime: CookieLifetime = "remember"
+    #: Send the CHIPS ``Partitioned`` attribute (requires Secure).
+    partitioned: bool = False
+    #: ``"tagged"`` stores tuples, bytes, datetimes, UUIDs and Markup as Flask's
+    #: tagged JSON does (still JSON text, never pickle).
+    codec: Codec = "json"
 
     idle_s: float = field(init=False, repr=False, compare=False)
     absolute_s: float = field(init=False, repr=False, compare=False)
@@ -355,13 +371,26 @@ class SessionConfig:
             raise ConfigError(
                 f"same_site must be 'lax', 'strict' or 'none', got {self.same_site!r}"
             )
-        if self.same_site == "none" and not self.secure:
+        if self.secure not in (True, False, "auto"):
+            raise ConfigError(f"secure must be True, False or 'auto', got {self.secure!r}")
+        if self.same_site == "none" and self.secure is not True:
             raise ConfigError("same_site='none' requires secure=True (browsers drop it otherwise)")
+        if self.partitioned and self.secure is not True:
+            raise ConfigError(
+                "partitioned=True requires secure=True (CHIPS cookies must be Secure)"
+            )
+        if self.cookie_lifetime not in ("remember", "sliding", "always"):
+            raise ConfigError(
+                "cookie_lifetime must be 'remember', 'sliding' or 'always', "
+                f"got {self.cookie_lifetime!r}"
+            )
+        if self.codec not in ("json", "tagged"):
+            raise ConfigError(f"codec must be 'json' or 'tagged', got {self.codec!r}")
         lowered = name.lower()
         if lowered.startswith("__host-"):
             if not name.startswith("__Host-"):
                 raise ConfigError(f"cookie_name {name!r}: write the prefix exactly as '__Host-'")
-            if not self.secure:
+            if self.secure is not True:
                 raise ConfigError(
                     "a '__Host-' cookie requires secure=True; for plain-HTTP development use "
                     "a name without the prefix, e.g. cookie_name='session', secure=False"
@@ -373,7 +402,7 @@ class SessionConfig:
         elif lowered.startswith("__secure-"):
             if not name.startswith("__Secure-"):
                 raise ConfigError(f"cookie_name {name!r}: write the prefix exactly as '__Secure-'")
-            if not self.secure:
+            if self.secure is not True:
                 raise ConfigError("a '__Secure-' cookie requires secure=True")
         if not self.path.startswith("/"):
             raise ConfigError(f"path must start with '/', got {self.path!r}")

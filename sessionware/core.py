@@ -53,7 +53,7 @@ from .fingerprint import binding_event
 from .ids import IdCodec
 from .planning import Planner
 from .records import ApplyResult, Record
-from .session import Session
+from .session import Session, TaggedSession
 
 __all__ = ["Begin", "Commit", "Engine", "RequestFacts"]
 
@@ -67,6 +67,8 @@ NO_SESSION = Begin()
 NOTHING = Commit()
 _VARY = ("vary", "Cookie")
 _NO_STORE = ("cache-control", "no-store")
+#: Schemes under which ``secure="auto"`` sends a Secure cookie.
+_HTTPS = frozenset({"https", "wss"})
 
 
 class Engine:
@@ -86,6 +88,9 @@ class Engine:
         #: The store keeps tombstones (set by the adapters): then the engine's own
         #: memory of recent logouts, a fallback for stores without them, is unused.
         self.tombstones = False
+        #: The class of the sessions handed to the app: JSON values, or Flask's
+        #: tagged JSON under ``codec="tagged"`` (the Flask extension sets its own).
+        self.session_type: type[Session] = TaggedSession if config.codec == "tagged" else Session
 
     # -- step 1 --------------------------------------------------------------------
 
@@ -168,10 +173,10 @@ class Engine:
                 event = binding_event(record, facts.client, facts.user_agent, cfg.binding)
                 if event is not None:
                     return self._mismatch(record, event, read_only)
-            session = Session(record, limit=cfg.max_data_bytes, read_only=read_only)
+            session = self.session_type(record, limit=cfg.max_data_bytes, read_only=read_only)
             session.presented = True
             return session
-        session = Session(limit=cfg.max_data_bytes, read_only=read_only)
+        session = self.session_type(limit=cfg.max_data_bytes, read_only=read_only)
         session.presented = begin.presented
         if begin.key is not None:
             if unavailable:
@@ -181,7 +186,9 @@ class Engine:
             elif ending is not None:
                 verdict = judge(cfg, ending, self.clock(), facts.client)
                 if verdict.serve is not None:  # a renewal's grace window (FX-07)
-                    session = Session(verdict.serve, limit=cfg.max_data_bytes, read_only=read_only)
+                    session = self.session_type(
+                        verdict.serve, limit=cfg.max_data_bytes, read_only=read_only
+                    )
                     session.presented = True
                     return session
                 session.ending = verdict.ended
@@ -199,7 +206,7 @@ class Engine:
         self, record: Record, idle_end: float, now: float, facts: RequestFacts, read_only: bool
     ) -> Session:
         """A record past a deadline the store has not acted on yet: purge it, keep why."""
-        session = Session(limit=self.config.max_data_bytes, read_only=read_only)
+        session = self.session_type(limit=self.config.max_data_bytes, read_only=read_only)
         session.storage_key = record.key  # the commit deletes it and expires the cookie
         session.presented = True
         absolute = now >= record.absolute_at
@@ -216,12 +223,12 @@ class Engine:
         """Binding broke (AN-03); under ``"revoke"`` the session ends like an expired one."""
         limit = self.config.max_data_bytes
         if self.config.binding == "revoke":
-            session = Session(limit=limit, read_only=read_only)
+            session = self.session_type(limit=limit, read_only=read_only)
             session.storage_key = record.key  # the commit deletes it and expires the cookie
             now = self.clock()
             session.ending = Ended("binding", now, bury=bury(self.config, record, "binding", now))
         else:
-            session = Session(record, limit=limit, read_only=read_only)
+            session = self.session_type(record, limit=limit, read_only=read_only)
         session.presented = True
         session.pending_events.append(event)
         return session
@@ -245,6 +252,9 @@ class Engine:
             # The hot path: an untouched or read-only existing session.
             return _vary_only(session)
         plan = self.planner.plan(session, facts)
+        if self.cookies.auto and facts.scheme not in _HTTPS:
+            plan.cookie = self.cookies.plain(plan.cookie)
+            plan.failed_cookie = self.cookies.plain(plan.failed_cookie)
         headers: list[Header] = []
         if session.accessed or plan.cookie is not None:
             headers.append(_VARY)

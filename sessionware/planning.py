@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .agents import describe_agent
 from .config import SessionConfig
-from .cookies import CookieWriter
+from .cookies import CookieWriter, read_session_cookies
 from .endings import bury, keep_for
 from .errors import SessionDataTooLarge
 from .events import Event
@@ -113,7 +113,8 @@ class Planner:
             if ending is not None and ending.revoke is not None:
                 self._revoke_successor(ending.revoke, facts, now, plan)
             if session.modified and len(session):
-                record, session_id = self._new_record(session, facts, now, None, False)
+                remember = bool(session.want_remember)
+                record, session_id = self._new_record(session, facts, now, None, remember)
                 plan.ops.append(Create(record))
                 plan.cookie = self._cookie_for(record, session_id, now)
                 plan.events.append(Event("created", facts.client, record.handle))
@@ -134,11 +135,21 @@ class Planner:
             # ``session["cart"] = []`` then ``.append(x)``) was never measured.
             self._check_size(session, changed)
         meta: dict[str, float] = {}
-        if changed or deleted or now - rec.last_active >= self.config.touch_s:
+        flip = session.want_remember is not None and session.want_remember != rec.remember
+        if changed or deleted or flip or now - rec.last_active >= self.config.touch_s:
             meta = {
                 "last_active": now,
                 "expires_at": self._deadline(rec.remember, now, rec.absolute_at),
             }
+            if flip:
+                remember = bool(session.want_remember)
+                # Flask's ``session.permanent`` flipped: the limits and the cookie follow.
+                meta["remember"] = remember
+                meta["expires_at"] = self._deadline(remember, now, rec.absolute_at)
+                plan.cookie = self._resend(rec, facts, meta["expires_at"], remember, now, True)
+            elif self._slides(rec.remember):
+                # The server-side expiry slid: renew the persistent cookie's Max-Age with it.
+                plan.cookie = self._resend(rec, facts, meta["expires_at"], rec.remember, now)
             # The store re-checks the cap atomically: concurrent requests writing
             # distinct keys each pass the check above, but not together.
             cap = self.config.max_data_bytes if changed else None
@@ -146,9 +157,38 @@ class Planner:
             plan.failed_cookie = self.cookies.delete()
         return plan
 
+    def _slides(self, remember: bool) -> bool:
+        """Whether this session's cookie Max-Age follows its sliding expiry."""
+        mode = self.config.cookie_lifetime
+        return mode == "always" or (remember and mode == "sliding")
+
+    def _resend(
+        self,
+        rec: Record,
+        facts: RequestFacts,
+        expires_at: float,
+        remember: bool,
+        now: float,
+        always: bool = False,
+    ) -> str | None:
+        """The presented cookie again, with the Max-Age this session now has."""
+        values = read_session_cookies(facts.cookie or "", self.config.cookie_name)
+        if len(values) != 1:
+            return None
+        if self._slides(remember):
+            max_age: float | None = expires_at - now
+        elif remember:
+            max_age = rec.absolute_at - now
+        else:
+            max_age = None
+        if max_age is None and not always:
+            return None
+        return self.cookies.set(values[0], max_age=max_age)
+
     def _plan_login(self, session: Session, facts: RequestFacts, now: float, plan: Plan) -> None:
         assert session.pending_login is not None
         user_id, remember = session.pending_login
+        remember = remember or bool(session.want_remember)
         record, session_id = self._new_record(session, facts, now, user_id, remember)
         record.auth_time = now
         old = session.record.key if session.record is not None else session.storage_key
@@ -212,8 +252,7 @@ class Planner:
                 keep_for=keep_for(self.config, rec.user_id),
             )
         )
-        max_age = rec.absolute_at - now if rec.remember else None
-        plan.cookie = self.cookies.set(self.ids.sign(session_id), max_age=max_age)
+        plan.cookie = self._cookie_for(record, session_id, now)
         # A renewal that lost a race to a parallel request's renewal keeps its
         # cookie: the winner's response carries the new one, and the old ID
         # serves the successor for rotation_grace (FX-07).  Its own writes in
@@ -254,7 +293,11 @@ class Planner:
         ), session_id
 
     def _cookie_for(self, record: Record, session_id: str, now: float) -> str:
-        max_age = record.absolute_at - now if record.remember else None
+        max_age: float | None = None
+        if self._slides(record.remember):
+            max_age = record.expires_at - now
+        elif record.remember:
+            max_age = record.absolute_at - now
         return self.cookies.set(self.ids.sign(session_id), max_age=max_age)
 
     def _deadline(self, remember: bool, now: float, absolute_at: float) -> float:

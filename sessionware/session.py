@@ -23,15 +23,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import SessionDataTooLarge
 from .ids import new_handle
 from .records import Record, decode, encode, entry_size
+from .tagged import tagged_decode, tagged_encode
 
 if TYPE_CHECKING:
     from .endings import Ended
     from .events import Event
 
-__all__ = ["CSRF_KEY", "Intent", "Session"]
+__all__ = ["CSRF_KEY", "Intent", "Session", "TaggedSession"]
 
 Intent = Literal["login", "logout", "regenerate", "clear"]
-_MUTABLE = (list, dict)
+_MUTABLE: tuple[type, ...] = (list, dict)
 _EMPTY: Mapping[str, str] = {}
 #: Where :meth:`Session.csrf_token` keeps the synchronizer token.
 CSRF_KEY = "_csrf_token"
@@ -66,6 +67,8 @@ class Session(dict[str, Any]):
     * ``ending``: set by the engine when the presented cookie's session has
       ended (an :class:`~sessionware.endings.Ended`); read through
       :attr:`end_reason`, :attr:`ended_at` and :attr:`ended_by`.
+    * ``want_remember``: Flask's ``session.permanent`` asked for a remember-me
+      session (True) or a browser-session one (False); None leaves it.
 
     .. versionadded:: 0.1
     """
@@ -88,7 +91,13 @@ class Session(dict[str, Any]):
         "record",
         "storage_key",
         "store_unavailable",
+        "want_remember",
     )
+
+    #: How one value becomes stored text and back (JSON; :class:`TaggedSession`
+    #: swaps in Flask's tagged JSON).  Static, so the hot path stays a call.
+    encode_value = staticmethod(encode)
+    decode_value = staticmethod(decode)
 
     def __init__(
         self,
@@ -99,7 +108,7 @@ class Session(dict[str, Any]):
     ) -> None:
         raw = record.data if record is not None else _EMPTY
         if raw:
-            dict.__init__(self, {name: decode(text) for name, text in raw.items()})
+            dict.__init__(self, {name: self.decode_value(text) for name, text in raw.items()})
         self.accessed = False
         self.modified = False
         self.record: Record | None = record
@@ -117,6 +126,8 @@ class Session(dict[str, Any]):
         self.presented = False
         self.store_unavailable = False
         self.ending: Ended | None = None
+        #: Set by Flask's ``session.permanent``: make the session remember-me (or not).
+        self.want_remember: bool | None = None
 
     # -- Starlette contract ------------------------------------------------------
 
@@ -153,7 +164,7 @@ class Session(dict[str, Any]):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
         self._check_writable()
         try:
-            text = encode(value)
+            text = self.encode_value(value)
         except ValueError as exc:  # NaN, infinity, circular references
             raise TypeError(f"session[{key!r}] is not JSON-serializable: {exc}") from exc
         old = self.assigned.get(key, self.loaded_texts.get(key)) if key in self else None
@@ -376,7 +387,7 @@ class Session(dict[str, Any]):
         if self.accessed or changed:
             for key, value in dict.items(self):
                 if isinstance(value, _MUTABLE):
-                    text = encode(value)
+                    text = self.encode_value(value)
                     if text != changed.get(key, self.loaded_texts.get(key)):
                         changed[key] = text
         return changed, tuple(self._deleted)
@@ -388,17 +399,32 @@ class Session(dict[str, Any]):
             if (
                 isinstance(value, _MUTABLE)
                 and key not in self.assigned
-                and encode(value) != raw.get(key)
+                and self.encode_value(value) != raw.get(key)
             ):
                 return True
         return False
 
     def encoded(self) -> dict[str, str]:
         """Every value as JSON text (for a new record)."""
-        return {k: encode(v) for k, v in dict.items(self)}
+        return {k: self.encode_value(v) for k, v in dict.items(self)}
 
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)}, handle={self.handle!r}, user_id={self.user_id!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("sessions are not picklable; store JSON values in them instead")
+
+
+class TaggedSession(Session):
+    """A session whose values use Flask's tagged JSON (``codec="tagged"``).
+
+    Tuples, bytes, ``Markup``, UUIDs and datetimes round-trip as Flask's own
+    serializer round-trips them (:mod:`sessionware.tagged`); stored text
+    stays JSON.
+
+    .. versionadded:: 0.2
+    """
+
+    __slots__ = ()
+    encode_value = staticmethod(tagged_encode)
+    decode_value = staticmethod(tagged_decode)

@@ -175,7 +175,7 @@ class WSGISessionMiddleware:
         if (refusal := shared.forged(facts, session, legacy=found)) is not None:
             return _refuse(start_response, refusal)
         if found is not None and legacy is not None:
-            legacy.adopt(found, session, shared.backend, engine.clock())
+            session = legacy.adopt(found, session, shared.backend, engine.clock())
             shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None

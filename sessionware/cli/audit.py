@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import SessionConfig
-from ..plain_http import NATIVE_SPELLING, secure_notice
+from ..plain_http import FRAMEWORK_SPELLINGS, NATIVE_SPELLING, secure_notice
 
 __all__ = ["Finding", "audit", "find_config"]
 
@@ -67,15 +67,23 @@ def _minutes(seconds: float) -> str:
 
 
 def _cookie(cfg: SessionConfig, level: int) -> list[Finding]:
-    out = [
-        Finding(
-            _required(cfg.secure, level, 1),
+    secure = Finding(
+        _required(bool(cfg.secure), level, 1),
+        "v4.0.3-3.4.1 v5.0.0-3.3.1",
+        "Cookie is Secure"
+        if cfg.secure
+        else "Cookie is not Secure: " + secure_notice(NATIVE_SPELLING, cfg.cookie_name),
+        "" if cfg.secure else "remove secure=False outside development",
+    )
+    if cfg.secure == "auto":
+        secure = Finding(
+            "WARN",
             "v4.0.3-3.4.1 v5.0.0-3.3.1",
-            "Cookie is Secure"
-            if cfg.secure
-            else "Cookie is not Secure: " + secure_notice(NATIVE_SPELLING, cfg.cookie_name),
-            "" if cfg.secure else "remove secure=False outside development",
-        ),
+            "Cookie " + secure_notice(FRAMEWORK_SPELLINGS[0], cfg.cookie_name),
+            "serve HTTPS only, or pass https_only=True / SESSION_COOKIE_SECURE=True",
+        )
+    out = [
+        secure,
         Finding(
             _required(cfg.http_only, level, 1),
             "v4.0.3-3.4.2 v5.0.0-3.3.4",
@@ -275,12 +283,17 @@ def _operations(cfg: SessionConfig, level: int, backend: str | None) -> list[Fin
             )
         )
     if backend == "MemoryBackend":
+        from ..deployment import worker_count
+
+        workers = worker_count()
+        several = workers is not None and workers > 1
         out.append(
             Finding(
-                "INFO",
+                "WARN" if several else "INFO",
                 "-",
                 "MemoryBackend keeps sessions in one process: restarts sign everyone out, "
-                "and several workers do not share sessions",
+                "and several workers do not share sessions"
+                + (f" (this server runs {workers} workers)" if several else ""),
                 "use a SQL or Redis backend in production",
             )
         )
