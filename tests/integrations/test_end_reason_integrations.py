@@ -16,6 +16,8 @@ from sessionware.testing import FakeClock
 from .conftest import SECRET
 
 COOKIE = "__Host-session"
+#: Flask keeps its own cookie name (``SESSION_COOKIE_NAME``, default ``session``; #14).
+FLASK_COOKIE = "session"
 
 
 def fastapi_app(backend: MemoryBackend, clock: FakeClock) -> FastAPI:
@@ -87,7 +89,7 @@ def test_flask_session_exposes_end_reason_ended_at_and_ended_by() -> None:
     Sessionware(app, backend=backend, clock=clock)
     client = app.test_client()
     client.post("/login", base_url="https://localhost")
-    cookie = client.get_cookie(COOKIE, domain="localhost")
+    cookie = client.get_cookie(FLASK_COOKIE, domain="localhost")
     assert cookie is not None
     assert client.get("/why", base_url="https://localhost").json["reason"] is None
     SessionManager(backend, clock=clock).revoke_user("ada", by="admin")
