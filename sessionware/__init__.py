@@ -21,6 +21,7 @@ from .errors import (
     TokenReused,
 )
 from .events import Event
+from .lazy import load_session
 from .manager import SessionInfo, SessionManager
 from .session import Session
 from .tokens import AccessClaims, TokenPair, TokenService, TokenSession
@@ -54,4 +55,5 @@ __all__ = [
     "TokenSession",
     "WSGISessionMiddleware",
     "__version__",
+    "load_session",
 ]

@@ -6,6 +6,10 @@ the async face, puts the session at ``scope["session"]`` (so Starlette's
 ``http.response.start``.  Bodies stream through untouched.  Websocket scopes
 get a read-only session; lifespan and other scopes pass straight through.
 
+``load="lazy"`` puts a :class:`~sessionware.lazy.LazySession` there instead,
+read by ``await sessionware.load_session(request)`` (or the FastAPI
+dependencies), so requests that never use the session cost no store call.
+
 Faults (RS-05): a failed read makes the request anonymous (fail closed) and
 raises ``backend_down``; a failed write replaces the app's response with a
 short 503 before any of its body was sent.
@@ -15,16 +19,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
 from .backends.base import Backend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
-from .errors import BackendError, SessionDataTooLarge
+from .defences.csrf import UNSAFE_METHODS
+from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .events import Event
 from .facts import RequestFacts
+from .lazy import LazySession
 from .records import APPLIED
+from .session import Session
 
 if TYPE_CHECKING:
     from .tokens.service import TokenService
@@ -119,6 +126,7 @@ async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, 
 
 
 _VARY_COOKIE = (b"vary", b"Cookie")
+_VARY = (("vary", "Cookie"),)
 
 
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
@@ -153,14 +161,19 @@ class SessionMiddleware:
         clock: Callable[[], float] | None = None,
         tokens: TokenService | None = None,
         transport: str | None = None,
+        load: Literal["eager", "lazy"] = "eager",
         **config_fields: Any,
     ) -> None:
+        if load not in ("eager", "lazy"):
+            raise ConfigError(f"load must be 'eager' or 'lazy', got {load!r}")
         self.app = app
         self.shared: Shared = build(config, backend, clock, config_fields)
         self.config = self.shared.config
         self.backend = self.shared.backend
         self.engine = self.shared.engine
         self._bearer: BearerGate | None = self.shared.bearer(tokens, transport)
+        #: ``load="lazy"``: the store is read by ``await sessionware.load_session(request)``.
+        self.lazy = load == "lazy"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -189,24 +202,41 @@ class SessionMiddleware:
             scope, receive, send, self.app, facts.client
         ):
             return
-        record, unavailable = None, False
-        if begin.key is not None:
-            record, unavailable = await shared.aload(begin.key)
-        session = engine.resume(
-            begin, record, facts, read_only=kind == "websocket", unavailable=unavailable
-        )
-        if session.pending_events:
-            await shared.areport(session.pending_events, facts)
-            session.pending_events.clear()
         websocket = kind == "websocket"
+
+        async def resume() -> Session:
+            record, unavailable = None, False
+            if begin.key is not None:
+                record, unavailable = await shared.aload(begin.key)
+            resumed = engine.resume(
+                begin, record, facts, read_only=websocket, unavailable=unavailable
+            )
+            if resumed.pending_events:
+                await shared.areport(resumed.pending_events, facts)
+                resumed.pending_events.clear()
+            return resumed
+
+        session: Session
         if (
-            refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
-        ) is not None:
-            await _refuse(send, refusal, websocket)
-            return
-        if found is not None and legacy is not None:
-            await legacy.aadopt(found, session, shared.backend, engine.clock())
-            await shared.areport(found.events)
+            self.lazy
+            and begin.key is not None
+            and found is None
+            and (shared.csrf is None or (not websocket and facts.method not in UNSAFE_METHODS))
+        ):
+            # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
+            session = LazySession(
+                aloader=resume, limit=self.config.max_data_bytes, read_only=websocket
+            )
+        else:
+            session = await resume()
+            if (
+                refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
+            ) is not None:
+                await _refuse(send, refusal, websocket)
+                return
+            if found is not None and legacy is not None:
+                await legacy.aadopt(found, session, shared.backend, engine.clock())
+                await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
             await self.app(scope, receive, send)
@@ -220,6 +250,10 @@ class SessionMiddleware:
                 return
             if message["type"] != "http.response.start":
                 await send(message)
+                return
+            if type(session) is LazySession and not session.loaded:
+                # Never loaded, so never changed: nothing to commit, nothing touched.
+                await send(_with_headers(message, _VARY) if message["status"] < 500 else message)
                 return
             try:
                 commit = engine.commit(session, message["status"], facts)

@@ -343,6 +343,13 @@ class Session(dict[str, Any]):
         """Every value as JSON text (for a new record)."""
         return {k: encode(v) for k, v in dict.items(self)}
 
+    def adopt(self, other: Session) -> None:
+        """Become ``other``: its data and every seam attribute (how a lazy session loads)."""
+        for name in Session.__slots__:
+            setattr(self, name, getattr(other, name))
+        dict.clear(self)
+        dict.update(self, other)
+
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)}, handle={self.handle!r}, user_id={self.user_id!r})"
 

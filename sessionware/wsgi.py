@@ -1,6 +1,7 @@
 """WSGISessionMiddleware: the WSGI adapter (Flask's ``wsgi_app``, any WSGI callable).
 
-The session lives at ``environ["sessionware.session"]``.  The commit happens
+The session lives at ``environ["sessionware.session"]``, read from the store
+on its first access (:mod:`sessionware.lazy`).  The commit happens
 when the app calls ``start_response``, so the headers ride on the app's own
 response; the body iterable passes through and its ``close()`` is always
 called (PEP 3333).  A failed write swaps the response for a short 503 and
@@ -18,10 +19,13 @@ from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, buil
 from .backends.base import Backend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
+from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, SessionDataTooLarge
 from .events import Event
 from .facts import RequestFacts
+from .lazy import LazySession
 from .records import APPLIED
+from .session import Session
 
 if TYPE_CHECKING:
     from .tokens.service import TokenService
@@ -152,18 +156,28 @@ class WSGISessionMiddleware:
             )
             if served is not None:
                 return served
-        record, unavailable = None, False
-        if begin.key is not None:
-            record, unavailable = shared.load(begin.key)
-        session = engine.resume(begin, record, facts, unavailable=unavailable)
-        if session.pending_events:
-            shared.report(session.pending_events, facts)
-            session.pending_events.clear()
-        if (refusal := shared.forged(facts, session, legacy=found)) is not None:
-            return _refuse(start_response, refusal)
-        if found is not None and legacy is not None:
-            legacy.adopt(found, session, shared.backend, engine.clock())
-            shared.report(found.events)
+
+        def resume() -> Session:
+            record, unavailable = None, False
+            if begin.key is not None:
+                record, unavailable = shared.load(begin.key)
+            resumed = engine.resume(begin, record, facts, unavailable=unavailable)
+            if resumed.pending_events:
+                shared.report(resumed.pending_events, facts)
+                resumed.pending_events.clear()
+            return resumed
+
+        session: Session
+        if begin.key is not None and found is None and _csrf_free(shared, facts):
+            # Read on first access (issue #16): an untouched request costs no store call.
+            session = LazySession(loader=resume, limit=self.config.max_data_bytes)
+        else:
+            session = resume()
+            if (refusal := shared.forged(facts, session, legacy=found)) is not None:
+                return _refuse(start_response, refusal)
+            if found is not None and legacy is not None:
+                legacy.adopt(found, session, shared.backend, engine.clock())
+                shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None
         failure: list[bytes] = []
@@ -172,6 +186,11 @@ class WSGISessionMiddleware:
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             if failure:
+                return start_response(status, headers, exc_info)
+            if type(session) is LazySession and not session.loaded:
+                # Never read, so never changed: nothing to commit, nothing touched.
+                if _status_code(status) < 500:
+                    headers = [*headers, _VARY]
                 return start_response(status, headers, exc_info)
             try:
                 commit = engine.commit(session, _status_code(status), facts)
@@ -222,6 +241,18 @@ class WSGISessionMiddleware:
             body.override = text
         _reply(start_response, status, text, extra)
         return lambda _chunk: None
+
+
+_VARY = ("Vary", "Cookie")
+
+
+def _csrf_free(shared: Shared, facts: RequestFacts) -> bool:
+    """True when no CSRF decision needs the session: then it may load lazily.
+
+    The CSRF check refuses a cross-site unsafe request only when a live
+    session exists, which takes the load; such requests load eagerly.
+    """
+    return shared.csrf is None or facts.method not in UNSAFE_METHODS
 
 
 def _retry(refusal: Refusal) -> list[tuple[str, str]]:
