@@ -6,18 +6,30 @@ amortized O(expired) work, a little on every write, never by a full scan;
 and at most ``max_entries`` records are kept, evicting the ones closest to
 expiry first when a new session would exceed it.
 
-Stored records are never changed in place: a patch stores a fresh copy.  So
-``load`` can hand out the stored object itself without copying, and a reader
-never sees a half-applied patch.  One lock guards every structure; the async
-face takes the same lock (critical sections are a few microseconds, no I/O).
+Records are stored compactly (:class:`_Row`): the data and client facts as
+one flat tuple instead of two dicts, no empty ``extra`` dict, and the keys
+and client facts (address, agent summary, fingerprint) interned, since many
+sessions share them.  That is about half the memory of a
+:class:`~sessionware.records.Record` with its dicts (issue #16).  ``load``
+turns a row back into an equal ``Record``; the last ``HOT_ENTRIES`` records
+read are kept decoded, so a session that is read again costs a dict lookup.
+
+Stored rows are never changed in place: a patch stores a fresh row (and
+drops the decoded copy).  So a decoded record can be handed out without
+copying, and a reader never sees a half-applied patch.  One lock guards
+every structure; the async face takes the same lock (critical sections are
+a few microseconds, no I/O).
 """
 
 from __future__ import annotations
 
 import heapq
+import sys
 import threading
 import time
 from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
 
 from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Touch
 
@@ -25,6 +37,72 @@ __all__ = ["MemoryBackend"]
 
 #: Heap entries popped per write; keeps the sweep's cost per request bounded.
 SWEEP_BATCH = 32
+#: Decoded records kept for repeated reads (a constant, not per session).
+HOT_ENTRIES = 1024
+
+
+def _intern(text: str) -> str:
+    """One shared copy of a string many records hold (mortal: freed with its last user)."""
+    return sys.intern(text) if type(text) is str else text
+
+
+def _field(index: int) -> Any:
+    return property(itemgetter(index), doc=f"Item {index} of the row.")
+
+
+class _Row(tuple[Any, ...]):
+    """One stored record as one flat tuple (a single object: no dicts, no instance dict).
+
+    ``(key, handle, created_at, last_active, expires_at, absolute_at, user_id,
+    auth_time, remember, extra, n, k1, v1, ... kn, vn, i1, j1, ...)``: the
+    first ``n`` pairs after the scalars are ``data``, the rest ``info``;
+    ``extra`` is None when empty.  The scalars read as the record's own
+    attributes, so expiry and index code reads a row as it would a record.
+    """
+
+    __slots__ = ()
+
+    key: str = _field(0)
+    handle: str = _field(1)
+    created_at: float = _field(2)
+    last_active: float = _field(3)
+    expires_at: float = _field(4)
+    absolute_at: float = _field(5)
+    user_id: str | None = _field(6)
+    extra: dict[str, Any] | None = _field(9)
+
+    @classmethod
+    def of(cls, r: Record) -> _Row:
+        fields: list[Any] = [r.key, r.handle, r.created_at, r.last_active, r.expires_at]
+        fields += (r.absolute_at, r.user_id, r.auth_time, r.remember)
+        fields += (dict(r.extra) if r.extra else None, len(r.data))
+        for name, text in r.data.items():
+            fields += (_intern(name), text)
+        for name, fact in r.info.items():
+            fields += (_intern(name), _intern(fact))
+        return cls(fields)
+
+    def record(self) -> Record:
+        """An equal :class:`Record` with dicts of its own."""
+        end = _DATA + 2 * self[_DATA - 1]
+        return Record(
+            self[0],
+            self[1],
+            self[2],
+            self[3],
+            self[4],
+            self[5],
+            self[6],
+            self[7],
+            self[8],
+            dict(zip(self[_DATA:end:2], self[_DATA + 1 : end : 2], strict=True)),
+            dict(zip(self[end::2], self[end + 1 :: 2], strict=True)),
+            dict(self[9]) if self[9] else {},
+        )
+
+
+#: Where the data pairs start in a row (after the scalars and the pair count).
+_DATA = 11
 
 
 class MemoryBackend:
@@ -40,7 +118,8 @@ class MemoryBackend:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self._records: dict[str, Record] = {}
+        self._records: dict[str, _Row] = {}
+        self._hot: dict[str, Record] = {}
         self._handles: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}
         self._heap: list[tuple[float, str]] = []
@@ -52,18 +131,28 @@ class MemoryBackend:
     touches_on_load = True
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        record = self._records.get(key)
-        if record is None or record.expires_at <= now:
+        record = self._hot.get(key)
+        if record is None:
+            row = self._records.get(key)
+            if row is None or row.expires_at <= now:
+                return None
+            record = row.record()
+            with self._lock:
+                if self._records.get(key) is row:  # not replaced meanwhile: safe to keep
+                    self._keep_hot(key, record)
+        elif record.expires_at <= now:
             return None
         if touch is not None and touch.due(record, now):
             with self._lock:
                 current = self._records.get(key)
-                if current is not record:
-                    return current if current is not None and current.expires_at > now else None
-                record = record.copy()
+                if current is None or current.expires_at <= now:
+                    return None
+                record = current.record()
+                if not touch.due(record, now):
+                    return record  # another request touched it meanwhile
                 record.last_active = now
                 record.expires_at = touch.deadline(record, now)
-                self._records[key] = record
+                self._put(_Row.of(record))
                 heapq.heappush(self._heap, (record.expires_at, key))
         return record
 
@@ -94,11 +183,11 @@ class MemoryBackend:
                 return []
             live = []
             for key in list(keys):
-                record = self._records.get(key)
-                if record is None or record.expires_at <= now:
+                row = self._records.get(key)
+                if row is None or row.expires_at <= now:
                     self._remove(key)
                 else:
-                    live.append(record)
+                    live.append(row.record())
         live.sort(key=lambda r: r.created_at)
         return live
 
@@ -154,8 +243,7 @@ class MemoryBackend:
                 victim = self._records.get(key)
                 if victim is not None and victim.expires_at == deadline:
                     self._remove(key)  # a stale entry means a later deadline is queued
-        record = record.copy()
-        self._store(record)
+        self._store(_Row.of(record))
         if op.max_per_user is not None and record.user_id is not None:
             evicted.extend(self._limit_user(record.user_id, op.max_per_user, now))
         return True
@@ -164,11 +252,11 @@ class MemoryBackend:
         current = self._records.get(op.key)
         if current is None or current.expires_at <= now:
             return False
-        extra = current.extra
+        extra = current.extra or {}
         for name, value in op.expect.items():
             if extra.get(name) != value:
                 return False
-        record = current.copy()
+        record = current.record()
         if op.set:
             record.data.update(op.set)
         for name in op.delete:
@@ -178,7 +266,7 @@ class MemoryBackend:
         if op.extra:
             record.extra.update(op.extra)
         old_user = current.user_id
-        self._records[op.key] = record
+        self._put(_Row.of(record))
         if record.expires_at != current.expires_at:
             heapq.heappush(self._heap, (record.expires_at, op.key))
         if record.user_id != old_user:
@@ -187,14 +275,26 @@ class MemoryBackend:
                 self._users.setdefault(record.user_id, set()).add(op.key)
         return True
 
-    def _store(self, record: Record) -> None:
-        self._records[record.key] = record
+    def _put(self, row: _Row) -> None:
+        """Store ``row`` in place of the key's previous one (and its decoded copy)."""
+        self._records[row.key] = row
+        self._hot.pop(row.key, None)
+
+    def _keep_hot(self, key: str, record: Record) -> None:
+        hot = self._hot
+        if len(hot) >= HOT_ENTRIES:
+            del hot[next(iter(hot))]  # the oldest first: dicts keep insertion order
+        hot[key] = record
+
+    def _store(self, record: _Row) -> None:
+        self._put(record)
         self._handles[record.handle] = record.key
         heapq.heappush(self._heap, (record.expires_at, record.key))
         if record.user_id is not None:
             self._users.setdefault(record.user_id, set()).add(record.key)
 
     def _remove(self, key: str) -> None:
+        self._hot.pop(key, None)
         record = self._records.pop(key, None)
         if record is None:
             return

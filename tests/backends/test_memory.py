@@ -7,7 +7,7 @@ import time
 import pytest
 
 from sessionware.backends import MemoryBackend
-from sessionware.records import Create, Patch
+from sessionware.records import Create, Delete, Patch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
 
@@ -59,3 +59,41 @@ def test_sweep_reports_removed_count() -> None:
     backend = MemoryBackend()
     backend.apply([Create(make_record(now, ttl=5)) for _ in range(100)], now)
     assert backend.sweep(now + 6) == 100
+
+
+def test_compact_storage_reads_back_every_field_as_written() -> None:
+    """Records come back from the compact rows equal to what was written, through every path."""
+    now = time.time()
+    backend = MemoryBackend()
+    record = make_record(
+        now,
+        user="ada",
+        auth_time=now - 5,
+        remember=True,
+        data={"cart": "[1,2]", "é": '"ü"'},
+        info={"ip": "203.0.113.9", "agent": "Firefox on Linux", "fp": "ab12"},
+        extra={"rt": "hash", "gen": 3},
+    )
+    backend.apply([Create(record)], now)
+    assert backend.load(record.key, now) == record
+    assert backend.load_handle(record.handle, now) == record
+    assert backend.by_user("ada", now) == [record]
+    backend.apply([Patch(record.key, set={"n": "1"}, delete=("cart",), extra={"gen": 4})], now)
+    patched = backend.load(record.key, now)
+    assert patched is not None
+    assert patched.data == {"é": '"ü"', "n": "1"}
+    assert patched.extra == {"rt": "hash", "gen": 4} and patched.info == record.info
+
+
+def test_a_record_read_before_a_write_is_not_served_stale() -> None:
+    """The decoded copy kept for repeated reads goes away with every patch and delete."""
+    now = time.time()
+    backend = MemoryBackend()
+    record = make_record(now, data={"n": "1"})
+    backend.apply([Create(record)], now)
+    assert backend.load(record.key, now) is backend.load(record.key, now)
+    backend.apply([Patch(record.key, set={"n": "2"})], now)
+    loaded = backend.load(record.key, now)
+    assert loaded is not None and loaded.data == {"n": "2"}
+    backend.apply([Delete(record.key)], now)
+    assert backend.load(record.key, now) is None
