@@ -6,10 +6,10 @@ amortized O(expired) work, a little on every write, never by a full scan;
 and at most ``max_entries`` records are kept, evicting the ones closest to
 expiry first when a new session would exceed it.
 
-Records are stored compactly (:class:`_Row`): the data and client facts as
-one flat tuple instead of two dicts, no empty ``extra`` dict, and the keys
-and client facts (address, agent summary, fingerprint) interned, since many
-sessions share them.  That is about half the memory of a
+Records are stored compactly (:class:`_Row`): each as one flat tuple instead
+of an object and three dicts, no empty ``extra`` dict, and the client facts
+(address, agent summary, fingerprint) interned, since many sessions share
+them.  That is about half the memory of a
 :class:`~sessionware.records.Record` with its dicts (issue #16).  ``load``
 turns a row back into an equal ``Record``; the last ``HOT_ENTRIES`` records
 read are kept decoded, so a session that is read again costs a dict lookup.
@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -76,8 +77,8 @@ class _Row(tuple[Any, ...]):
         fields: list[Any] = [r.key, r.handle, r.created_at, r.last_active, r.expires_at]
         fields += (r.absolute_at, r.user_id, r.auth_time, r.remember)
         fields += (dict(r.extra) if r.extra else None, len(r.data))
-        for name, text in r.data.items():
-            fields += (_intern(name), text)
+        # Data keys are the app's own (shared) strings; values are the user's data.
+        fields.extend(chain.from_iterable(r.data.items()))
         for name, fact in r.info.items():
             fields += (_intern(name), _intern(fact))
         return cls(fields)
@@ -153,6 +154,7 @@ class MemoryBackend:
                 record.last_active = now
                 record.expires_at = touch.deadline(record, now)
                 self._put(_Row.of(record))
+                self._keep_hot(key, record)
                 heapq.heappush(self._heap, (record.expires_at, key))
         return record
 
@@ -267,6 +269,7 @@ class MemoryBackend:
             record.extra.update(op.extra)
         old_user = current.user_id
         self._put(_Row.of(record))
+        self._keep_hot(op.key, record)  # the next request usually reads it back
         if record.expires_at != current.expires_at:
             heapq.heappush(self._heap, (record.expires_at, op.key))
         if record.user_id != old_user:
