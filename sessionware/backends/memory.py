@@ -6,19 +6,17 @@ amortized O(expired) work, a little on every write, never by a full scan;
 and at most ``max_entries`` records are kept, evicting the ones closest to
 expiry first when a new session would exceed it.
 
-Records are stored compactly (:class:`_Row`): each as one flat tuple instead
-of an object and three dicts, no empty ``extra`` dict, and the client facts
-(address, agent summary, fingerprint) interned, since many sessions share
-them.  That is about half the memory of a
-:class:`~sessionware.records.Record` with its dicts (issue #16).  ``load``
-turns a row back into an equal ``Record``; the last ``HOT_ENTRIES`` records
-read are kept decoded, so a session that is read again costs a dict lookup.
+Stored records are never changed in place: a patch stores a fresh copy.  So
+``load`` can hand out the stored object itself without copying, and a reader
+never sees a half-applied patch.  One lock guards every structure; the async
+face takes the same lock (critical sections are a few microseconds, no I/O).
 
-Stored rows are never changed in place: a patch stores a fresh row (and
-drops the decoded copy).  So a decoded record can be handed out without
-copying, and a reader never sees a half-applied patch.  One lock guards
-every structure; the async face takes the same lock (critical sections are
-a few microseconds, no I/O).
+Memory (issue #16): only the ``HOT_ENTRIES`` records written or read most
+recently are kept as :class:`~sessionware.records.Record` objects; older
+ones are stored compactly (:class:`_Row`: one flat tuple instead of an
+object and three dicts, no empty ``extra``, the client facts interned since
+many sessions share them), about half the memory.  A compact record is
+decoded back to an equal ``Record`` when it is next read.
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ __all__ = ["MemoryBackend"]
 
 #: Heap entries popped per write; keeps the sweep's cost per request bounded.
 SWEEP_BATCH = 32
-#: Decoded records kept for repeated reads (a constant, not per session).
+#: Records kept whole (the most recently written or read); the rest are compact.
 HOT_ENTRIES = 1024
 
 
@@ -119,8 +117,9 @@ class MemoryBackend:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self._records: dict[str, _Row] = {}
-        self._hot: dict[str, Record] = {}
+        self._records: dict[str, Record | _Row] = {}
+        #: Keys stored as whole Records, oldest first (see HOT_ENTRIES).
+        self._whole: dict[str, None] = {}
         self._handles: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}
         self._heap: list[tuple[float, str]] = []
@@ -132,29 +131,24 @@ class MemoryBackend:
     touches_on_load = True
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        record = self._hot.get(key)
-        if record is None:
-            row = self._records.get(key)
-            if row is None or row.expires_at <= now:
-                return None
-            record = row.record()
-            with self._lock:
-                if self._records.get(key) is row:  # not replaced meanwhile: safe to keep
-                    self._keep_hot(key, record)
-        elif record.expires_at <= now:
+        stored = self._records.get(key)
+        if stored is None or stored.expires_at <= now:
             return None
+        record = self._thaw(key, stored) if isinstance(stored, _Row) else stored
         if touch is not None and touch.due(record, now):
             with self._lock:
                 current = self._records.get(key)
                 if current is None or current.expires_at <= now:
                     return None
-                record = current.record()
-                if not touch.due(record, now):
-                    return record  # another request touched it meanwhile
+                if current is not record:  # changed meanwhile: touch what is there now
+                    record = current.record() if isinstance(current, _Row) else current
+                    if not touch.due(record, now):
+                        return record
+                record = record.copy()
                 record.last_active = now
                 record.expires_at = touch.deadline(record, now)
-                self._put(_Row.of(record))
-                self._keep_hot(key, record)
+                self._records[key] = record
+                self._keep_whole(key)
                 heapq.heappush(self._heap, (record.expires_at, key))
         return record
 
@@ -185,11 +179,11 @@ class MemoryBackend:
                 return []
             live = []
             for key in list(keys):
-                row = self._records.get(key)
-                if row is None or row.expires_at <= now:
+                record = self._records.get(key)
+                if record is None or record.expires_at <= now:
                     self._remove(key)
                 else:
-                    live.append(row.record())
+                    live.append(record.record() if isinstance(record, _Row) else record)
         live.sort(key=lambda r: r.created_at)
         return live
 
@@ -245,7 +239,8 @@ class MemoryBackend:
                 victim = self._records.get(key)
                 if victim is not None and victim.expires_at == deadline:
                     self._remove(key)  # a stale entry means a later deadline is queued
-        self._store(_Row.of(record))
+        record = record.copy()
+        self._store(record)
         if op.max_per_user is not None and record.user_id is not None:
             evicted.extend(self._limit_user(record.user_id, op.max_per_user, now))
         return True
@@ -258,7 +253,7 @@ class MemoryBackend:
         for name, value in op.expect.items():
             if extra.get(name) != value:
                 return False
-        record = current.record()
+        record = current.record() if isinstance(current, _Row) else current.copy()
         if op.set:
             record.data.update(op.set)
         for name in op.delete:
@@ -268,8 +263,8 @@ class MemoryBackend:
         if op.extra:
             record.extra.update(op.extra)
         old_user = current.user_id
-        self._put(_Row.of(record))
-        self._keep_hot(op.key, record)  # the next request usually reads it back
+        self._records[op.key] = record
+        self._keep_whole(op.key)
         if record.expires_at != current.expires_at:
             heapq.heappush(self._heap, (record.expires_at, op.key))
         if record.user_id != old_user:
@@ -278,26 +273,37 @@ class MemoryBackend:
                 self._users.setdefault(record.user_id, set()).add(op.key)
         return True
 
-    def _put(self, row: _Row) -> None:
-        """Store ``row`` in place of the key's previous one (and its decoded copy)."""
-        self._records[row.key] = row
-        self._hot.pop(row.key, None)
+    def _thaw(self, key: str, row: _Row) -> Record:
+        """The whole record of a compact one, stored whole again while it is in use."""
+        record = row.record()
+        with self._lock:
+            if self._records.get(key) is row:  # not replaced meanwhile
+                self._records[key] = record
+                self._keep_whole(key)
+        return record
 
-    def _keep_hot(self, key: str, record: Record) -> None:
-        hot = self._hot
-        if len(hot) >= HOT_ENTRIES:
-            del hot[next(iter(hot))]  # the oldest first: dicts keep insertion order
-        hot[key] = record
+    def _keep_whole(self, key: str) -> None:
+        """Note ``key`` as stored whole; compact the oldest whole one past HOT_ENTRIES."""
+        whole = self._whole
+        whole.pop(key, None)
+        whole[key] = None
+        if len(whole) > HOT_ENTRIES:
+            oldest = next(iter(whole))
+            del whole[oldest]
+            record = self._records.get(oldest)
+            if isinstance(record, Record):
+                self._records[oldest] = _Row.of(record)
 
-    def _store(self, record: _Row) -> None:
-        self._put(record)
+    def _store(self, record: Record) -> None:
+        self._records[record.key] = record
+        self._keep_whole(record.key)
         self._handles[record.handle] = record.key
         heapq.heappush(self._heap, (record.expires_at, record.key))
         if record.user_id is not None:
             self._users.setdefault(record.user_id, set()).add(record.key)
 
     def _remove(self, key: str) -> None:
-        self._hot.pop(key, None)
+        self._whole.pop(key, None)
         record = self._records.pop(key, None)
         if record is None:
             return
