@@ -13,16 +13,16 @@ face takes the same lock (critical sections are a few microseconds, no I/O).
 
 Memory (issue #16): only the ``HOT_ENTRIES`` records written or read most
 recently are kept as :class:`~sessionware.records.Record` objects; older
-ones are stored compactly (:class:`_Row`: one flat tuple instead of an
-object and three dicts, no empty ``extra``, the client facts interned since
-many sessions share them), about half the memory.  A compact record is
-decoded back to an equal ``Record`` when it is next read.
+ones are stored compactly (:class:`_Row`: a small tuple around one
+:mod:`marshal` blob instead of an object, three dicts and a str object per
+value), about half the memory.  A compact record is decoded back to an
+equal ``Record`` when it is next read.
 """
 
 from __future__ import annotations
 
 import heapq
-import sys
+import marshal
 import threading
 import time
 from collections.abc import Sequence
@@ -40,68 +40,65 @@ SWEEP_BATCH = 32
 HOT_ENTRIES = 1024
 
 
-def _intern(text: str) -> str:
-    """One shared copy of a string many records hold (mortal: freed with its last user)."""
-    return sys.intern(text) if type(text) is str else text
-
-
 def _field(index: int) -> Any:
     return property(itemgetter(index), doc=f"Item {index} of the row.")
 
 
 class _Row(tuple[Any, ...]):
-    """One stored record as one flat tuple (a single object: no dicts, no instance dict).
+    """A record stored compactly: ``(key, handle, expires_at, user_id, packed)``.
 
-    ``(key, handle, created_at, last_active, expires_at, absolute_at, user_id,
-    auth_time, remember, extra, n, k1, v1, ... kn, vn, i1, j1, ...)``: the
-    first ``n`` pairs after the scalars are ``data``, the rest ``info``;
-    ``extra`` is None when empty.  The scalars read as the record's own
-    attributes, so expiry and index code reads a row as it would a record.
+    What the indexes, the sweep and eviction read stays a plain item (so they
+    read a row as they read a record); everything else is one
+    :mod:`marshal` blob, which costs a few bytes per string where a str
+    object costs about 50, and two dicts cost 350.  :meth:`record` decodes it
+    (about 2 us), which happens only when a compact record is read again.
+    The blob is only ever one this process packed itself, never outside
+    input, which is what makes :mod:`marshal` safe here.
     """
 
     __slots__ = ()
 
     key: str = _field(0)
     handle: str = _field(1)
-    created_at: float = _field(2)
-    last_active: float = _field(3)
-    expires_at: float = _field(4)
-    absolute_at: float = _field(5)
-    user_id: str | None = _field(6)
-    extra: dict[str, Any] | None = _field(9)
+    expires_at: float = _field(2)
+    user_id: str | None = _field(3)
 
     @classmethod
-    def of(cls, r: Record) -> _Row:
-        fields: list[Any] = [r.key, r.handle, r.created_at, r.last_active, r.expires_at]
-        fields += (r.absolute_at, r.user_id, r.auth_time, r.remember)
-        fields += (dict(r.extra) if r.extra else None, len(r.data))
-        # Data keys are the app's own (shared) strings; values are the user's data.
+    def of(cls, r: Record) -> _Row | None:
+        """The compact form of ``r``, or None when some value cannot be packed."""
+        fields: list[Any] = [r.created_at, r.last_active, r.absolute_at, r.auth_time]
+        fields += (r.remember, r.extra or None, len(r.data))
         fields.extend(chain.from_iterable(r.data.items()))
-        for name, fact in r.info.items():
-            fields += (_intern(name), _intern(fact))
-        return cls(fields)
+        fields.extend(chain.from_iterable(r.info.items()))
+        try:
+            packed = marshal.dumps(tuple(fields))
+        except ValueError:  # a str subclass or an odd extra value: keep the record whole
+            return None
+        return cls((r.key, r.handle, r.expires_at, r.user_id, packed))
+
+    @property
+    def created_at(self) -> float:
+        return float(marshal.loads(self[4])[0])  # noqa: S302 - our own bytes
 
     def record(self) -> Record:
         """An equal :class:`Record` with dicts of its own."""
-        end = _DATA + 2 * self[_DATA - 1]
+        packed = marshal.loads(self[4])  # noqa: S302 - bytes this process packed
+        created, last, absolute, auth, remember, extra, n, *pairs = packed
+        end = 2 * n
         return Record(
             self[0],
             self[1],
+            created,
+            last,
             self[2],
+            absolute,
             self[3],
-            self[4],
-            self[5],
-            self[6],
-            self[7],
-            self[8],
-            dict(zip(self[_DATA:end:2], self[_DATA + 1 : end : 2], strict=True)),
-            dict(zip(self[end::2], self[end + 1 :: 2], strict=True)),
-            dict(self[9]) if self[9] else {},
+            auth,
+            remember,
+            dict(zip(pairs[:end:2], pairs[1:end:2], strict=True)),
+            dict(zip(pairs[end::2], pairs[end + 1 :: 2], strict=True)),
+            extra or {},
         )
-
-
-#: Where the data pairs start in a row (after the scalars and the pair count).
-_DATA = 11
 
 
 class MemoryBackend:
@@ -249,11 +246,12 @@ class MemoryBackend:
         current = self._records.get(op.key)
         if current is None or current.expires_at <= now:
             return False
-        extra = current.extra or {}
+        base = current.record() if isinstance(current, _Row) else current
+        extra = base.extra
         for name, value in op.expect.items():
             if extra.get(name) != value:
                 return False
-        record = current.record() if isinstance(current, _Row) else current.copy()
+        record = base.copy() if base is current else base
         if op.set:
             record.data.update(op.set)
         for name in op.delete:
@@ -292,7 +290,7 @@ class MemoryBackend:
             del whole[oldest]
             record = self._records.get(oldest)
             if isinstance(record, Record):
-                self._records[oldest] = _Row.of(record)
+                self._records[oldest] = _Row.of(record) or record
 
     def _store(self, record: Record) -> None:
         self._records[record.key] = record
