@@ -84,12 +84,21 @@ class LazySession(Session):
         limit: int = 64 * 1024,
         read_only: bool = False,
     ) -> None:
-        super().__init__(limit=limit, read_only=read_only)
+        # Session.__init__ is not run: the resumed session's state replaces it all
+        # on load, and until then an attribute read that finds its slot unset loads
+        # first (__getattr__).  Only Starlette's flags are readable unloaded.
         self._loader = loader
         self._aloader = aloader
         self.loaded = False
-        self.presented = True  # only a verified cookie makes a session lazy
+        self.accessed = self.modified = False
         dict.__setitem__(self, _UNREAD, None)  # type: ignore[misc]
+
+    def __getattr__(self, name: str) -> Any:
+        """Called only for a slot not set yet: the session's state, so load it first."""
+        if self.loaded or name.startswith("__"):
+            raise AttributeError(name)
+        self.load()
+        return getattr(self, name)
 
     def load(self) -> None:
         """Read the session now on the blocking face (no-op once loaded)."""

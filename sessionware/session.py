@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
@@ -345,8 +346,8 @@ class Session(dict[str, Any]):
 
     def adopt(self, other: Session) -> None:
         """Become ``other``: its data and every seam attribute (how a lazy session loads)."""
-        for name in Session.__slots__:
-            setattr(self, name, getattr(other, name))
+        for name, value in zip(Session.__slots__, _STATE(other), strict=True):
+            setattr(self, name, value)
         dict.clear(self)
         dict.update(self, other)
 
@@ -355,3 +356,7 @@ class Session(dict[str, Any]):
 
     def __reduce__(self) -> Any:
         raise TypeError("sessions are not picklable; store JSON values in them instead")
+
+
+#: Every slot of a session at once, for :meth:`Session.adopt`.
+_STATE = attrgetter(*Session.__slots__)
