@@ -61,9 +61,13 @@ class Begin:
     events: tuple[Event, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Commit:
-    """Outcome of :meth:`Engine.commit`: ops to apply, then :meth:`Engine.finish`."""
+    """Outcome of :meth:`Engine.commit`: ops to apply, then :meth:`Engine.finish`.
+
+    Not frozen, like :class:`Begin` (a write builds one per request); treat it
+    as read-only.
+    """
 
     ops: tuple[Op, ...] = ()
     headers: tuple[Header, ...] = ()
