@@ -315,10 +315,15 @@ class SessionMiddleware:
         """The lazy session's loader: the eager path's load and resume, run on demand."""
         shared, engine = self.shared, self.engine
 
+        inline = self._inline
+
         async def resume() -> Session:
             record, unavailable = None, False
             if begin.key is not None:
-                record, unavailable = await shared.aload(begin.key)
+                if inline:
+                    record, unavailable = shared.load(begin.key)
+                else:
+                    record, unavailable = await shared.aload(begin.key)
             session = engine.resume(
                 begin, record, facts, read_only=websocket, unavailable=unavailable
             )

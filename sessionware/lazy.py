@@ -305,8 +305,10 @@ async def load_session(request: Any) -> Session:
     """
     scope = getattr(request, "scope", request)
     session = scope.get("session")
+    if type(session) is LazySession:
+        if not session.loaded:
+            await session.aload()
+        return session
     if not isinstance(session, Session):
         raise RuntimeError("no session on this request: add sessionware.SessionMiddleware")
-    if isinstance(session, LazySession):
-        await session.aload()
     return session
