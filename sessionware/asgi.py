@@ -230,11 +230,7 @@ class SessionMiddleware:
             and (shared.csrf is None or (not websocket and facts.method not in UNSAFE_METHODS))
         ):
             # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
-            session = LazySession(
-                aloader=self._resumer(begin, facts, websocket),
-                limit=self.config.max_data_bytes,
-                read_only=websocket,
-            )
+            session = LazySession(aloader=self._resumer(begin, facts, websocket))
         else:
             record, unavailable = None, False
             if begin.key is not None:

@@ -81,8 +81,6 @@ class LazySession(Session):
         *,
         loader: Loader | None = None,
         aloader: AsyncLoader | None = None,
-        limit: int = 64 * 1024,
-        read_only: bool = False,
     ) -> None:
         # Session.__init__ is not run: the resumed session's state replaces it all
         # on load, and until then an attribute read that finds its slot unset loads

@@ -171,7 +171,7 @@ class WSGISessionMiddleware:
         session: Session
         if begin.key is not None and found is None and _csrf_free(shared, facts):
             # Read on first access (issue #16): an untouched request costs no store call.
-            session = LazySession(loader=resume, limit=self.config.max_data_bytes)
+            session = LazySession(loader=resume)
         else:
             session = resume()
             if (refusal := shared.forged(facts, session, legacy=found)) is not None:
