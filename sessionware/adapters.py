@@ -22,7 +22,7 @@ from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS, CsrfPolicy
 from .defences.guard import Guard
 from .errors import BackendError, ConfigError
-from .events import Event, EventSink, emit
+from .events import Event, EventSink, down_detail, emit
 from .records import Create, Record, Touch
 from .session import Session
 
@@ -86,25 +86,32 @@ class Shared:
         if _accepts_touch(backend):
             self.touch = Touch(config.touch_s, config.idle_s, config.remember_s)
 
-    def load(self, key: str) -> tuple[Record | None, bool]:
-        """``(record, unavailable)``: the stored session, read on the sync face."""
+    def down(self, error: BaseException) -> dict[str, str]:
+        """What a ``backend_down`` event says: this store's address and the cause."""
+        return down_detail(error, self.backend)
+
+    def load(self, key: str) -> tuple[Record | None, dict[str, str] | None]:
+        """``(record, unavailable)``: the stored session, read on the sync face.
+
+        ``unavailable`` is None, or the ``backend_down`` detail when the store failed.
+        """
         now = self.engine.clock()
         try:
             if self.touch is None:
-                return self.backend.load(key, now), False
-            return self.backend.load(key, now, self.touch), False  # type: ignore[call-arg]
-        except BackendError:
-            return None, True
+                return self.backend.load(key, now), None
+            return self.backend.load(key, now, self.touch), None  # type: ignore[call-arg]
+        except BackendError as exc:
+            return None, self.down(exc)
 
-    async def aload(self, key: str) -> tuple[Record | None, bool]:
+    async def aload(self, key: str) -> tuple[Record | None, dict[str, str] | None]:
         """``(record, unavailable)``: the stored session, read on the async face."""
         now = self.engine.clock()
         try:
             if self.touch is None:
-                return await self.backend.aload(key, now), False
-            return await self.backend.aload(key, now, self.touch), False  # type: ignore[call-arg]
-        except BackendError:
-            return None, True
+                return await self.backend.aload(key, now), None
+            return await self.backend.aload(key, now, self.touch), None  # type: ignore[call-arg]
+        except BackendError as exc:
+            return None, self.down(exc)
 
     def report(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
         """Send events to the security logger and the callback, and count the bad ones.
@@ -265,6 +272,10 @@ def build(
             config = SessionConfig(**fields)
         except TypeError as exc:
             raise ConfigError(str(exc)) from exc
+    if not config.secure:
+        from .plain_http import NATIVE_SPELLING, secure_notice
+
+        log.warning("%s", secure_notice(NATIVE_SPELLING, config.cookie_name))
     migrator = None
     if legacy:
         from .migration import migrator_from_fields

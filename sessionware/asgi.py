@@ -232,7 +232,7 @@ class SessionMiddleware:
             # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
             session = LazySession(aloader=self._resumer(begin, facts, websocket))
         else:
-            record, unavailable = None, False
+            record, unavailable = None, None
             if begin.key is not None:
                 if self._inline:
                     record, unavailable = shared.load(begin.key)
@@ -290,7 +290,7 @@ class SessionMiddleware:
                         result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
                     await shared.areport(
-                        [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
+                        [Event("backend_down", facts.client, detail=shared.down(exc))]
                     )
                     swallow = True
                     await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
@@ -314,7 +314,7 @@ class SessionMiddleware:
         inline = self._inline
 
         async def resume() -> Session:
-            record, unavailable = None, False
+            record, unavailable = None, None
             if begin.key is not None:
                 if inline:
                     record, unavailable = shared.load(begin.key)

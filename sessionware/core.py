@@ -30,7 +30,7 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import unquote_plus
 
 from .config import SessionConfig
@@ -120,9 +120,13 @@ class Engine:
         facts: RequestFacts,
         *,
         read_only: bool = False,
-        unavailable: bool = False,
+        unavailable: bool | Mapping[str, str] | None = False,
     ) -> Session:
-        """The session for this request, with expiry enforced server-side."""
+        """The session for this request, with expiry enforced server-side.
+
+        ``unavailable`` is true when the store failed to answer; a mapping is
+        the ``backend_down`` event's detail (store address and cause).
+        """
         cfg = self.config
         if record is not None:
             now = self.clock()
@@ -147,7 +151,8 @@ class Engine:
         if begin.key is not None:
             if unavailable:
                 session.store_unavailable = True
-                session.pending_events.append(Event("backend_down", facts.client))
+                detail = {} if isinstance(unavailable, bool) else dict(unavailable)
+                session.pending_events.append(Event("backend_down", facts.client, detail=detail))
             else:
                 kind = "logout_replay" if begin.key in self.planner.ended else "unknown_id"
                 session.pending_events.append(Event(kind, facts.client))

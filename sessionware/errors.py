@@ -82,10 +82,26 @@ class TokenReused(TokenError):
 
 
 class MissingExtra(SessionwareError, ImportError):
-    """An optional dependency is not installed; the message names the extra."""
+    """An optional dependency could not be imported; the message names the extra.
+
+    The import error that caused it (``raise MissingExtra(...) from exc``) is
+    appended to the message, on the same line: a package that *is* installed
+    but fails to import (SQLAlchemy's asyncio module without ``greenlet``, a
+    broken wheel) must not read as "not installed" with the real reason
+    hidden behind a debug switch.
+    """
 
     def __init__(self, extra: str, package: str) -> None:
         self.extra = extra
+        self.package = package
         super().__init__(
             f"{package} is required for this feature: pip install 'sessionware[{extra}]'"
         )
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        cause = self.__cause__
+        if cause is None or isinstance(cause, MissingExtra):
+            return message
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        return f"{message} (import failed: {type(cause).__name__}: {reason})"

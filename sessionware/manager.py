@@ -35,6 +35,9 @@ class SessionInfo:
     ip: str
     agent: str
     kind: str
+    #: The absolute deadline (Unix time): the session ends then, however active.
+    #: ``expires_at`` is the nearer of it and the idle deadline at the last write.
+    absolute_at: float = 0.0
 
     @classmethod
     def from_record(cls, record: Record) -> SessionInfo:
@@ -49,6 +52,7 @@ class SessionInfo:
             ip=record.info.get("ip", ""),
             agent=record.info.get("agent", ""),
             kind=str(record.extra.get("kind", "cookie")),
+            absolute_at=record.absolute_at,
         )
 
 

@@ -195,7 +195,7 @@ class Planner:
         self._check_size(session, data)
         return Record(
             key=self.ids.storage_key(session_id),
-            handle=new_handle(),
+            handle=session.next_handle or new_handle(),
             created_at=now,
             last_active=now,
             expires_at=self._deadline(remember, now, absolute_at),

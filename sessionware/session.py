@@ -22,6 +22,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
+from .ids import new_handle
 from .records import Record, decode, encode
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ class Session(dict[str, Any]):
       to the adapters' reporting and then cleared.
     * ``intent`` / ``pending_login``: what :meth:`login`, :meth:`logout`,
       :meth:`regenerate` or :meth:`clear` asked for, and login's arguments.
+    * ``next_handle``: the handle the session minted by :meth:`login` (or
+      :meth:`regenerate` of a fresh session) will be stored under, so
+      :attr:`handle` is right before the commit.
     * ``assigned`` / ``loaded_texts``: JSON text of the keys assigned in this
       request and as loaded, for size checks (:meth:`changes` gives the patch).
     * ``read_only``: websocket sessions refuse writes.
@@ -81,6 +85,7 @@ class Session(dict[str, Any]):
         "intent",
         "loaded_texts",
         "modified",
+        "next_handle",
         "pending_events",
         "pending_login",
         "presented",
@@ -110,6 +115,7 @@ class Session(dict[str, Any]):
         self._limit = limit
         self.intent: Intent | None = None
         self.pending_login: tuple[str, bool] | None = None
+        self.next_handle: str | None = None
         self.read_only = read_only
         self.pending_events: list[Event] = []
         self.storage_key: str | None = record.key if record is not None else None
@@ -209,6 +215,7 @@ class Session(dict[str, Any]):
             self._forget(key)
         self.intent = "clear"
         self.pending_login = None
+        self.next_handle = None
 
     def _forget(self, key: str) -> None:
         text = self.assigned.pop(key, None)
@@ -246,6 +253,7 @@ class Session(dict[str, Any]):
             del self[CSRF_KEY]
         self.intent = "login"
         self.pending_login = (str(user_id), remember)
+        self.next_handle = new_handle()  # what `handle` reads from now on (a new session)
 
     def logout(self) -> None:
         """End the session: the server record is deleted and the cookie expired."""
@@ -253,10 +261,16 @@ class Session(dict[str, Any]):
         self.intent = "logout"
 
     def regenerate(self) -> None:
-        """Move the session to a new ID, keeping data and login (privilege change)."""
+        """Move the session to a new ID, keeping data, login and handle (privilege change).
+
+        A session that was not stored yet gets its handle now, so
+        :attr:`handle` names the record this request will create.
+        """
         self.mark_modified()
         if self.intent is None:
             self.intent = "regenerate"
+        if self.record is None and self.next_handle is None:
+            self.next_handle = new_handle()
 
     def csrf_token(self) -> str:
         """This session's synchronizer token for forms and ``X-CSRF-Token`` (CS-01).
@@ -312,7 +326,15 @@ class Session(dict[str, Any]):
 
     @property
     def handle(self) -> str | None:
-        """The public, non-secret identifier of the stored session."""
+        """The public, non-secret identifier of the session, for listing and revoking.
+
+        After :meth:`login` (or :meth:`regenerate` of a fresh session) it is
+        already the handle of the session this request will store, so it can
+        be logged or kept (``revoke_user(user, keep=session.handle)``) in the
+        same request.  None for a session that is not stored and not about to be.
+        """
+        if self.next_handle is not None:
+            return self.next_handle
         return self.record.handle if self.record is not None else None
 
     # -- for the engine --------------------------------------------------------------

@@ -159,7 +159,7 @@ class WSGISessionMiddleware:
                 return served
 
         def resume() -> Session:
-            record, unavailable = None, False
+            record, unavailable = None, None
             if begin.key is not None:
                 record, unavailable = shared.load(begin.key)
             resumed = engine.resume(begin, record, facts, unavailable=unavailable)
@@ -207,7 +207,7 @@ class WSGISessionMiddleware:
                     result = shared.backend.apply(commit.ops, engine.clock())
                 except BackendError as exc:
                     shared.report(
-                        [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
+                        [Event("backend_down", facts.client, detail=shared.down(exc))]
                     )
                     return self._fail(
                         start_response, UNAVAILABLE, [("Retry-After", "2")], failure, body

@@ -111,20 +111,27 @@ def record_fields(record: Record) -> list[str]:
 
 
 def parse(key: str, fields: Mapping[str, str], now: float) -> Record | None:
-    """The record in ``fields`` (an ``HGETALL`` reply), or None if absent or expired."""
+    """The record in ``fields`` (an ``HGETALL`` reply), or None if absent or expired.
+
+    On every read's path, so it looks at each field's first letter once and
+    decodes ``extra`` only when there is some.
+    """
     expires = fields.get("_e")
-    if expires is None or float(expires) <= now or "_h" not in fields:
+    if expires is None or "_h" not in fields:
+        return None
+    expires_at = float(expires)
+    if expires_at <= now:
         return None
     data: dict[str, str] = {}
     info: dict[str, str] = {}
     extra: dict[str, Any] = {}
     for name, value in fields.items():
-        kind = name[:2]
-        if kind == "d:":
+        kind = name[0]
+        if kind == "d":
             data[name[2:]] = value
-        elif kind == "i:":
+        elif kind == "i":
             info[name[2:]] = value
-        elif kind == "x:":
+        elif kind == "x":
             extra[name[2:]] = json.loads(value)
     auth = fields.get("_t")
     return Record(
@@ -132,7 +139,7 @@ def parse(key: str, fields: Mapping[str, str], now: float) -> Record | None:
         fields["_h"],
         float(fields["_c"]),
         float(fields["_l"]),
-        float(expires),
+        expires_at,
         float(fields["_a"]),
         fields.get("_u"),
         None if auth is None else float(auth),

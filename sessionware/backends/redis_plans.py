@@ -29,6 +29,7 @@ from typing import Any, TypeAlias, TypeVar
 from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Touch
 from .redis_layout import Layout, commit_args, index_deadline, ms, pairs, parse, patch_args
 from .redis_layout import record_fields as fields_of
+from .redis_lean import PATCH_DATA, lean_patch
 from .redis_scripts import (
     BY_USER,
     COMMIT,
@@ -108,6 +109,10 @@ def by_user(layout: Layout, user_id: str, now: float, cluster: bool) -> Plan[lis
 
 def apply(layout: Layout, ops: Sequence[Op], now: float, cluster: bool) -> Plan[ApplyResult]:
     """A commit: one atomic script on a single node, one pipelined batch on a cluster."""
+    lean = lean_patch(layout, ops, now)
+    if lean is not None:  # the common commit: one data patch, no index to keep (.redis_lean)
+        (applied,) = yield [Call(PATCH_DATA, (lean[0],), lean[1])]
+        return APPLIED if applied == 1 else ApplyResult(False)
     if not cluster:
         (reply,) = yield [Call(COMMIT, (), tuple(commit_args(layout, ops, now)))]
         if reply == [1]:

@@ -44,7 +44,7 @@ from sqlalchemy.sql.expression import Executable
 from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, encode
 from .sql_schema import SessionTables
 
-__all__ = ["Outcome", "Plan", "Planner", "Step"]
+__all__ = ["Outcome", "Plan", "Planner", "Step", "fold_records"]
 
 T = TypeVar("T")
 
@@ -291,3 +291,7 @@ def _records(rows: Sequence[Sequence[Any]]) -> list[Record]:
         if name is not None:
             record.data[name] = value
     return list(records.values())
+
+
+#: Joined session/data rows as records, for the plans of other modules (``sql_touch``).
+fold_records = _records

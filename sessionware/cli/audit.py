@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import SessionConfig
+from ..plain_http import NATIVE_SPELLING, secure_notice
 
 __all__ = ["Finding", "audit", "find_config"]
 
@@ -72,8 +73,8 @@ def _cookie(cfg: SessionConfig, level: int) -> list[Finding]:
             "v4.0.3-3.4.1 v5.0.0-3.3.1",
             "Cookie is Secure"
             if cfg.secure
-            else "Cookie is not Secure: it travels over plain HTTP",
-            "" if cfg.secure else "remove secure=False (and https_only=False) outside development",
+            else "Cookie is not Secure: " + secure_notice(NATIVE_SPELLING, cfg.cookie_name),
+            "" if cfg.secure else "remove secure=False outside development",
         ),
         Finding(
             _required(cfg.http_only, level, 1),

@@ -187,7 +187,7 @@ class SessionwareInterface(SessionInterface):
         engine = mw.engine
         facts = wsgi_facts(environ, mw.shared.clients)
         begin = engine.begin(facts)
-        record, unavailable = None, False
+        record, unavailable = None, None
         if begin.key is not None:
             record, unavailable = mw.shared.load(begin.key)
         session = engine.resume(begin, record, facts, unavailable=unavailable)
@@ -249,6 +249,12 @@ class Sessionware:
         fields = dict(self._fields)
         if self._config is None:
             fields = {**flask_settings(app.config), **fields}
+            if not fields.get("secret_keys") and not fields.get("secret_key"):
+                raise ConfigError(
+                    "Flask's SECRET_KEY is not set: app.config['SECRET_KEY'] = <32+ random "
+                    "bytes> (generate one with `sessionware keygen`), or pass "
+                    "secret_keys=[...] to Sessionware()"
+                )
             if "cookie_name" not in fields:
                 fields["cookie_name"] = default_cookie_name(
                     fields.get("secure", True), fields.get("path", "/"), fields.get("domain")

@@ -8,6 +8,9 @@ working when only the import changes::
 
 ``request.session`` stays a JSON dict with Starlette's ``accessed`` /
 ``modified`` contract; ``clear()`` ends the session; websockets read it.
+Starlette types it ``dict[str, Any]``; :func:`sessionware.session_of`
+returns the same object typed as :class:`~sessionware.Session`, so
+``session_of(request).login(...)`` passes ``mypy --strict``.
 What changes is where the data lives (server-side, behind an opaque signed
 ID) and the defaults, which are the safe ones.  The mapping, keyword by
 keyword:

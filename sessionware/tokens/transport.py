@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 from ..errors import BackendError, ConfigError, InvalidToken
-from ..events import Event, EventSink
+from ..events import Event, EventSink, down_detail
 from .access import RESERVED_CLAIMS
 
 if TYPE_CHECKING:
@@ -259,7 +259,7 @@ class BearerGate:
         return [reply.body]
 
     def _down(self, client: str | None, exc: Exception) -> _Reply:
-        self._report([Event("backend_down", client, detail={"error": type(exc).__name__})])
+        self._report([Event("backend_down", client, detail=down_detail(exc, self.service.backend))])
         return _DOWN
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -37,23 +37,41 @@ class SyncFace:
 
 
 class AsyncFace(SyncFace):
-    def __init__(self, backend: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """The async face, each call run by ``run`` (one loop, or a new loop per call)."""
+
+    def __init__(self, backend: Any, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         super().__init__(backend)
-        self.loop = loop
+        self.run = run
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         if touch is None:
-            return self.loop.run_until_complete(self.b.aload(key, now))
-        return self.loop.run_until_complete(self.b.aload(key, now, touch))
+            return self.run(self.b.aload(key, now))  # type: ignore[no-any-return]
+        return self.run(self.b.aload(key, now, touch))  # type: ignore[no-any-return]
 
     def load_handle(self, handle: str, now: float) -> Record | None:
-        return self.loop.run_until_complete(self.b.aload_handle(handle, now))
+        return self.run(self.b.aload_handle(handle, now))  # type: ignore[no-any-return]
 
     def apply(self, ops: Sequence[Op], now: float) -> ApplyResult:
-        return self.loop.run_until_complete(self.b.aapply(ops, now))
+        return self.run(self.b.aapply(ops, now))  # type: ignore[no-any-return]
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
-        return self.loop.run_until_complete(self.b.aby_user(user_id, now))
+        return self.run(self.b.aby_user(user_id, now))  # type: ignore[no-any-return]
+
+
+def run_on_bare_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on a new loop closed without ``shutdown_asyncgens`` (old-style code)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+#: How the async face meets event loops: "async" one loop for the whole test;
+#: "async-run" ``asyncio.run`` per call (a script, TestClient without ``with``,
+#: pytest-asyncio's loop per test); "async-bare" a new loop per call, closed
+#: with a bare ``loop.close()``.
+LOOP_PATTERNS = ("async", "async-run", "async-bare")
 
 
 _counter = iter(range(10**9))
@@ -77,17 +95,28 @@ def make_record(now: float, *, user: str | None = None, ttl: float = 600, **kw: 
 class BackendConformance:
     """Subclass and provide a ``backend`` fixture (function-scoped, isolated)."""
 
-    @pytest.fixture(params=["sync", "async"])
+    #: The faces every test runs on; a backend whose async face must serve
+    #: any number of event loops lists the :data:`LOOP_PATTERNS` too.
+    FACES: tuple[str, ...] = ("sync", "async")
+
+    @pytest.fixture
     def face(self, request: pytest.FixtureRequest, backend: Any) -> Iterator[SyncFace]:
-        if request.param == "sync":
+        kind = getattr(request, "param", "sync")
+        if kind == "sync":
             yield SyncFace(backend)
-            return
-        loop = asyncio.new_event_loop()
-        try:
-            yield AsyncFace(backend, loop)
-            loop.run_until_complete(backend.aclose())
-        finally:
-            loop.close()
+        elif kind == "async-run":
+            yield AsyncFace(backend, asyncio.run)
+            asyncio.run(backend.aclose())
+        elif kind == "async-bare":
+            yield AsyncFace(backend, run_on_bare_loop)
+            asyncio.run(backend.aclose())  # also releases the bare loops' leftovers
+        else:
+            loop = asyncio.new_event_loop()
+            try:
+                yield AsyncFace(backend, loop.run_until_complete)
+                loop.run_until_complete(backend.aclose())
+            finally:
+                loop.close()
 
     @pytest.fixture
     def now(self) -> float:

@@ -15,7 +15,7 @@ from sessionware.backends import RedisBackend
 from sessionware.errors import BackendUnavailable
 from sessionware.records import Create, Delete, Patch
 
-from .conformance import BackendConformance, TouchOnLoadConformance, make_record
+from .conformance import LOOP_PATTERNS, BackendConformance, TouchOnLoadConformance, make_record
 from .conftest import delete_prefix, free_ports
 from .test_redis import check_manager
 
@@ -45,6 +45,8 @@ def backend(redis_cluster: str, cluster_prefix: str) -> Iterator[RedisBackend]:
 
 class TestRedisClusterConformance(BackendConformance, TouchOnLoadConformance):
     """The shared suite on Redis Cluster, where a session's keys live in different slots."""
+
+    FACES = ("sync", *LOOP_PATTERNS)
 
 
 def test_keys_of_one_session_spread_over_the_cluster(

@@ -20,7 +20,7 @@ from sessionware.backends.sql_schema import make_metadata, make_tables
 from sessionware.errors import BackendError, BackendUnavailable, ConfigError, MissingExtra
 from sessionware.records import Create, Patch
 
-from .conformance import BackendConformance, make_record
+from .conformance import BackendConformance, TouchOnLoadConformance, make_record
 from .sql_support import Store, make_store, postgres_url, store_fixture
 
 STORES = [
@@ -34,7 +34,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Store]:
     yield from store_fixture(request, tmp_path)
 
 
-class TestSQLiteFileConformance(BackendConformance):
+class TestSQLiteFileConformance(BackendConformance, TouchOnLoadConformance):
     @pytest.fixture
     def backend(self, tmp_path: Any) -> Iterator[SQLBackend]:
         backend = SQLBackend(f"sqlite:///{tmp_path}/conformance.db")
@@ -42,7 +42,7 @@ class TestSQLiteFileConformance(BackendConformance):
         backend.close()
 
 
-class TestSQLiteMemoryConformance(BackendConformance):
+class TestSQLiteMemoryConformance(BackendConformance, TouchOnLoadConformance):
     @pytest.fixture
     def backend(self) -> Iterator[SQLBackend]:
         backend = SQLBackend("sqlite://")
@@ -51,7 +51,7 @@ class TestSQLiteMemoryConformance(BackendConformance):
 
 
 @pytest.mark.postgres
-class TestPostgresConformance(BackendConformance):
+class TestPostgresConformance(BackendConformance, TouchOnLoadConformance):
     @pytest.fixture
     def backend(self, tmp_path: Any) -> Iterator[SQLBackend]:
         store = make_store("postgres", tmp_path)

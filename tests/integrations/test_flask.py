@@ -231,7 +231,7 @@ def test_existing_flask_cookies_migrate() -> None:
 def test_missing_or_short_secret_is_refused() -> None:
     """No SECRET_KEY, or a short one, fails at ``Sessionware(app)`` with a hint."""
     app = flask.Flask("x")
-    with pytest.raises(ConfigError, match="secret_keys is required"):
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
         Sessionware(app)
     app.config["SECRET_KEY"] = "dev"
     with pytest.raises(ConfigError, match="keygen"):
