@@ -279,3 +279,34 @@ def test_lazy_session_is_a_session() -> None:
     client.get("/write")
     assert client.get("/both").json()["same"] is True
     assert issubclass(type(Session()), dict)
+
+
+def test_asgi_lazy_websocket_loads_a_read_only_session(counting: CountingBackend) -> None:
+    """A websocket under load="lazy" (CSRF off) reads its session on demand, read-only."""
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def feed(websocket: WebSocket) -> None:
+        await websocket.accept()
+        session = await load_session(websocket)
+        try:
+            session["n"] = 0
+        except TypeError:
+            await websocket.send_json({"n": session.get("n"), "read_only": True})
+        await websocket.close()
+
+    app = SessionMiddleware(
+        Starlette(routes=[Route("/write", write), WebSocketRoute("/ws", feed)]),
+        secret_keys=[SECRET],
+        backend=counting,
+        load="lazy",
+        csrf=False,
+    )
+    client = TestClient(app, base_url=BASE)
+    client.get("/write")
+    counting.calls.clear()
+    # TestClient builds ws:// URLs, for which cookie jars withhold Secure cookies: send it by hand.
+    cookie = f"__Host-session={client.cookies['__Host-session']}"
+    with client.websocket_connect("/ws", headers={"cookie": cookie}) as ws:
+        assert ws.receive_json() == {"n": 1, "read_only": True}
+    assert dict(counting.calls) == {"load": 1}
