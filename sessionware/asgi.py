@@ -266,7 +266,7 @@ class SessionMiddleware:
             if message["type"] != "http.response.start":
                 await send(message)
                 return
-            if type(session) is LazySession and not session.loaded:
+            if type(session) is LazySession:
                 # Never loaded, so never changed: nothing to commit, nothing touched.
                 await send(_with_headers(message, _VARY) if message["status"] < 500 else message)
                 return

@@ -23,13 +23,15 @@ Two ways to load:
   :class:`RuntimeError` naming both, instead of silently reading an empty
   session (which would look like a logged-out user).
 
-Once loaded, the object *is* the resumed session (:meth:`Session.adopt`), so
-references taken earlier (``flask.session``, ``request.session``) stay valid.
+Once loaded, the object *is* the resumed session (its state copied in, then
+its class becomes :class:`Session`), so references taken earlier
+(``flask.session``, ``request.session``) stay valid and cost nothing extra.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from operator import attrgetter
 from typing import Any
 
 from .session import Session
@@ -62,19 +64,24 @@ class LazySession(Session):
     """A :class:`Session` that is read from the store on first use.
 
     ``loader`` (blocking) loads on the first touch; ``aloader`` is awaited by
-    :meth:`aload`.  ``loaded`` says whether either has run; the adapters use
-    it to skip the commit of a session nobody touched.
+    :meth:`aload`.  Loading turns the object into the resumed session itself:
+    :meth:`_become` copies its state in, then the object's class
+    becomes plain :class:`Session` (the layouts are identical: this class
+    adds no slots), so a loaded session costs nothing extra and
+    ``type(session) is LazySession`` means "never loaded", which is how the
+    adapters skip the commit of a session nobody touched.
 
-    Until it loads, the underlying dict holds one non-string placeholder
-    entry: C code that looks at a dict's size before calling its methods
-    (``json.dumps`` does) then goes through :meth:`items` and loads, instead
-    of finding an empty dict and writing ``{}``; code that reads the raw
-    storage fails on the non-string key rather than seeing a wrong session.
+    Until it loads, the underlying dict holds one entry, a placeholder key
+    whose value is the loaders: C code that looks at a dict's size before
+    calling its methods (``json.dumps`` does) then goes through :meth:`items`
+    and loads, instead of finding an empty dict and writing ``{}``; code that
+    reads the raw storage fails on the non-string key rather than seeing a
+    wrong session.
 
     .. versionadded:: 0.2
     """
 
-    __slots__ = ("_aloader", "_loader", "loaded")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -85,78 +92,99 @@ class LazySession(Session):
         # Session.__init__ is not run: the resumed session's state replaces it all
         # on load, and until then an attribute read that finds its slot unset loads
         # first (__getattr__).  Only Starlette's flags are readable unloaded.
-        self._loader = loader
-        self._aloader = aloader
-        self.loaded = False
         self.accessed = self.modified = False
-        dict.__setitem__(self, _UNREAD, None)  # type: ignore[misc]
+        dict.__setitem__(self, _UNREAD, (loader, aloader))  # type: ignore[misc]
 
     def __getattr__(self, name: str) -> Any:
         """Called only for a slot not set yet: the session's state, so load it first."""
-        if self.loaded or name.startswith("__"):
+        if name.startswith("__"):
             raise AttributeError(name)
         self.load()
         return getattr(self, name)
 
     def load(self) -> None:
-        """Read the session now on the blocking face (no-op once loaded)."""
-        if self.loaded:
-            return
-        if self._loader is None:
+        """Read the session now on the blocking face."""
+        loader, _ = dict.__getitem__(self, _UNREAD)  # type: ignore[misc]
+        if loader is None:
             raise RuntimeError(NOT_LOADED)
-        self._become(self._loader())
+        self._become(loader())
 
     async def aload(self) -> None:
-        """Read the session now on the async face (no-op once loaded)."""
-        if self.loaded:
-            return
-        if self._aloader is None:
+        """Read the session now on the async face."""
+        _, aloader = dict.__getitem__(self, _UNREAD)  # type: ignore[misc]
+        if aloader is None:
             self.load()
-            return
-        self._become(await self._aloader())
+        else:
+            self._become(await aloader())
 
     def _become(self, resumed: Session) -> None:
-        self.adopt(resumed)
-        self.loaded = True
-        self._loader = self._aloader = None
+        """Take ``resumed``'s data and every slot, then be a plain :class:`Session`.
 
-    # -- every way into the data loads first -------------------------------------------
+        One tuple assignment, about five times a ``setattr`` loop; slots added
+        to :class:`Session` later and not listed here are copied one by one.
+        """
+        (
+            self._deleted,
+            self._limit,
+            self._size,
+            self.accessed,
+            self.assigned,
+            self.intent,
+            self.loaded_texts,
+            self.modified,
+            self.next_handle,
+            self.pending_events,
+            self.pending_login,
+            self.presented,
+            self.read_only,
+            self.record,
+            self.storage_key,
+            self.store_unavailable,
+        ) = _STATE(resumed)
+        for name in _OTHER_SLOTS:
+            setattr(self, name, getattr(resumed, name))
+        dict.clear(self)
+        dict.update(self, resumed)
+        object.__setattr__(self, "__class__", Session)
+
+    # -- every way into the data loads first, then runs as a plain Session -------------
+    # (after load() ``self`` is a Session, so each call below dispatches to Session's)
 
     def __getitem__(self, key: str) -> Any:
         self.load()
-        return super().__getitem__(key)
+        return self[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.load()
-        super().__setitem__(key, value)
+        self[key] = value
 
     def __delitem__(self, key: str) -> None:
         self.load()
-        super().__delitem__(key)
+        del self[key]
 
     def __contains__(self, key: object) -> bool:
         self.load()
-        return super().__contains__(key)
+        return key in self
 
     def __iter__(self) -> Iterator[str]:
         self.load()
-        return super().__iter__()
+        return iter(self)
 
     def __reversed__(self) -> Iterator[str]:
         self.load()
-        return super().__reversed__()
+        return reversed(self)
 
     def __len__(self) -> int:
         self.load()
-        return super().__len__()
+        return len(self)
 
     def __eq__(self, other: object) -> bool:
         self.load()
-        return super().__eq__(other)
+        return self == other
 
     def __ne__(self, other: object) -> bool:
         self.load()
-        return super().__ne__(other)
+        return self != other
 
     def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
         self.load()
@@ -168,23 +196,24 @@ class LazySession(Session):
 
     def __ior__(self, other: Any) -> Session:  # type: ignore[override]
         self.load()
-        return super().__ior__(other)
+        self.update(other)
+        return self
 
     def get(self, key: str, default: Any = None) -> Any:
         self.load()
-        return super().get(key, default)
+        return self.get(key, default)
 
     def keys(self) -> Any:
         self.load()
-        return super().keys()
+        return self.keys()
 
     def values(self) -> Any:
         self.load()
-        return super().values()
+        return self.values()
 
     def items(self) -> Any:
         self.load()
-        return super().items()
+        return self.items()
 
     def copy(self) -> dict[str, Any]:
         self.load()
@@ -192,103 +221,122 @@ class LazySession(Session):
 
     def pop(self, key: str, *default: Any) -> Any:
         self.load()
-        return super().pop(key, *default)
+        return self.pop(key, *default)
 
     def popitem(self) -> tuple[str, Any]:
         self.load()
-        return super().popitem()
+        return self.popitem()
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         self.load()
-        return super().setdefault(key, default)
+        return self.setdefault(key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         self.load()
-        super().update(*args, **kwargs)
+        self.update(*args, **kwargs)
 
     def clear(self) -> None:
         self.load()
-        super().clear()
+        self.clear()
 
     def mark_accessed(self) -> None:
         self.load()
-        super().mark_accessed()
+        self.mark_accessed()
 
     def mark_modified(self) -> None:
         self.load()
-        super().mark_modified()
+        self.mark_modified()
 
     def login(self, user_id: str | int, *, remember: bool = False) -> None:
         self.load()
-        super().login(user_id, remember=remember)
+        self.login(user_id, remember=remember)
 
     def logout(self) -> None:
         self.load()
-        super().logout()
+        self.logout()
 
     def regenerate(self) -> None:
         self.load()
-        super().regenerate()
+        self.regenerate()
 
     def csrf_token(self) -> str:
         self.load()
-        return super().csrf_token()
+        return self.csrf_token()
+
+    def changes(self) -> tuple[dict[str, str], tuple[str, ...]]:
+        self.load()
+        return self.changes()
+
+    def mutated(self) -> bool:
+        self.load()
+        return self.mutated()
+
+    def encoded(self) -> dict[str, str]:
+        self.load()
+        return self.encoded()
 
     # -- the read-only facts come from the record, so they load too ------------------------
 
     @property
     def user_id(self) -> str | None:
         self.load()
-        return super().user_id
+        return self.user_id
 
     @property
     def is_new(self) -> bool:
         self.load()
-        return self.record is None
+        return self.is_new
 
     @property
     def created_at(self) -> float | None:
         self.load()
-        return super().created_at
+        return self.created_at
 
     @property
     def last_active(self) -> float | None:
         self.load()
-        return super().last_active
+        return self.last_active
 
     @property
     def auth_time(self) -> float | None:
         self.load()
-        return super().auth_time
+        return self.auth_time
 
     @property
     def remember(self) -> bool:
         self.load()
-        return super().remember
+        return self.remember
 
     @property
     def handle(self) -> str | None:
         self.load()
-        return super().handle
-
-    # -- and so does what the engine reads at commit ---------------------------------------
-
-    def changes(self) -> tuple[dict[str, str], tuple[str, ...]]:
-        self.load()
-        return super().changes()
-
-    def mutated(self) -> bool:
-        self.load()
-        return super().mutated()
-
-    def encoded(self) -> dict[str, str]:
-        self.load()
-        return super().encoded()
+        return self.handle
 
     def __repr__(self) -> str:
-        if not self.loaded:
-            return "LazySession(<not loaded>)"
-        return super().__repr__()
+        return "LazySession(<not loaded>)"
+
+
+#: The slots :meth:`LazySession._become` assigns in one go, in its order.
+_ADOPTED = (
+    "_deleted",
+    "_limit",
+    "_size",
+    "accessed",
+    "assigned",
+    "intent",
+    "loaded_texts",
+    "modified",
+    "next_handle",
+    "pending_events",
+    "pending_login",
+    "presented",
+    "read_only",
+    "record",
+    "storage_key",
+    "store_unavailable",
+)
+_STATE = attrgetter(*_ADOPTED)
+_OTHER_SLOTS = tuple(name for name in Session.__slots__ if name not in _ADOPTED)
 
 
 async def load_session(request: Any) -> Session:
@@ -304,8 +352,7 @@ async def load_session(request: Any) -> Session:
     scope = getattr(request, "scope", request)
     session = scope.get("session")
     if type(session) is LazySession:
-        if not session.loaded:
-            await session.aload()
+        await session.aload()
         return session
     if not isinstance(session, Session):
         raise RuntimeError("no session on this request: add sessionware.SessionMiddleware")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
@@ -366,19 +365,8 @@ class Session(dict[str, Any]):
         """Every value as JSON text (for a new record)."""
         return {k: encode(v) for k, v in dict.items(self)}
 
-    def adopt(self, other: Session) -> None:
-        """Become ``other``: its data and every seam attribute (how a lazy session loads)."""
-        for name, value in zip(Session.__slots__, _STATE(other), strict=True):
-            setattr(self, name, value)
-        dict.clear(self)
-        dict.update(self, other)
-
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)}, handle={self.handle!r}, user_id={self.user_id!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("sessions are not picklable; store JSON values in them instead")
-
-
-#: Every slot of a session at once, for :meth:`Session.adopt`.
-_STATE = attrgetter(*Session.__slots__)

@@ -188,7 +188,7 @@ class WSGISessionMiddleware:
         ) -> Callable[[bytes], object]:
             if failure:
                 return start_response(status, headers, exc_info)
-            if type(session) is LazySession and not session.loaded:
+            if type(session) is LazySession:
                 # Never read, so never changed: nothing to commit, nothing touched.
                 if _status_code(status) < 500:
                     headers = [*headers, _VARY]

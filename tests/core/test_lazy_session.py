@@ -55,10 +55,10 @@ READS: list[tuple[str, Callable[[LazySession], Any], Any]] = [
 def test_every_read_loads_once_first(read: Callable[[LazySession], Any], expected: Any) -> None:
     """Reads through any dict or session API see the stored data, loading exactly once."""
     session, loads = lazy()
-    assert not session.loaded and loads == []
+    assert type(session) is LazySession and loads == []
     assert read(session) == expected
     assert read(session) == expected
-    assert session.loaded and loads == [1]
+    assert type(session) is Session and loads == [1]  # loaded: a plain Session now
 
 
 def test_writes_load_first_and_record_a_patch() -> None:
@@ -80,3 +80,15 @@ def test_without_a_blocking_loader_a_touch_raises() -> None:
     with pytest.raises(RuntimeError, match="load_session"):
         session.get("a")
     assert "not loaded" in repr(session)
+
+
+def test_loading_copies_every_slot_of_the_resumed_session() -> None:
+    """A loaded lazy session has every attribute of the resumed one, slots added later included."""
+    source = Session(RECORD)
+    marks = {name: object() for name in Session.__slots__}
+    for name, mark in marks.items():
+        setattr(source, name, mark)
+    session = LazySession(loader=lambda: source)
+    assert len(session) == 2
+    assert all(getattr(session, name) is mark for name, mark in marks.items())
+    assert dict(session) == {"a": 1, "cart": [1]}
