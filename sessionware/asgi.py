@@ -21,18 +21,27 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
+from .adapters import (
+    BAD_REQUEST,
+    TOO_LARGE,
+    UNAVAILABLE,
+    Refusal,
+    Shared,
+    build,
+    merge_vary,
+    store_event,
+)
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
-from .events import Event
 from .facts import Begin, RequestFacts
 from .lazy import AsyncLoader, LazySession
 from .records import APPLIED
 from .session import Session
+from .ws_watch import watch
 
 if TYPE_CHECKING:
     from .tokens.service import TokenService
@@ -76,23 +85,25 @@ def facts_from_scope(scope: Scope, clients: ClientResolver) -> RequestFacts:
             if name in seen:
                 text = f"{seen[name]}{'; ' if name == b'cookie' else ', '}{text}"
             seen[name] = text
-    get = seen.get
     client = scope.get("client")
     peer = client[0] if client else None
     scheme = scope.get("scheme", "http")
-    host = get(b"host", "")
+    host = seen.get(b"host", "")
     if clients.active and peer is not None and clients.trusted(peer):
         peer_client, scheme, host = clients.resolve(
             peer,
             scheme,
             host,
-            get(b"x-forwarded-for"),
-            get(b"forwarded"),
-            get(b"x-forwarded-proto"),
-            get(b"x-forwarded-host"),
+            seen.get(b"x-forwarded-for"),
+            seen.get(b"forwarded"),
+            seen.get(b"x-forwarded-proto"),
+            seen.get(b"x-forwarded-host"),
         )
     else:
         peer_client = peer
+        if not clients.warned and (b"x-forwarded-for" in seen or b"forwarded" in seen):
+            clients.untrusted(peer)
+    get = seen.get
     query = scope.get("query_string")
     # Positional, in field order: keywords cost a third more on this per-request path.
     return RequestFacts(
@@ -115,6 +126,7 @@ async def _refuse(send: Send, refusal: Refusal, websocket: bool = False) -> None
         await send({"type": "websocket.close", "code": 1008})
         return
     extra = [] if refusal.retry_after is None else [(b"retry-after", b"%d" % refusal.retry_after)]
+    extra += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in refusal.headers]
     await _reply(send, refusal.status, refusal.body, extra)
 
 
@@ -130,19 +142,27 @@ async def _reply(send: Send, status: int, body: bytes, extra: list[tuple[bytes, 
 
 
 _VARY_COOKIE = (b"vary", b"Cookie")
-_VARY = (("vary", "Cookie"),)
 
 
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
-    if len(add) == 1 and add[0] == ("vary", "Cookie"):  # the read path: one constant header
-        return {**message, "headers": [*message.get("headers", ()), _VARY_COOKIE]}
     replace_cache = any(name == "cache-control" for name, _ in add)
-    headers = [
-        (k, v)
-        for k, v in message.get("headers", ())
-        if not (replace_cache and k.lower() == b"cache-control")
-    ]
-    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in add)
+    vary = any(name == "vary" for name, _ in add)
+    headers: list[tuple[bytes, bytes]] = []
+    for k, v in message.get("headers", ()):
+        lower = k.lower()
+        if vary and lower == b"vary":
+            # Merged into the app's own Vary, never a second header (RFC 9110 §12.5.5).
+            v = merge_vary(v.decode("latin-1")).encode("latin-1")
+            vary = False
+        elif replace_cache and lower == b"cache-control":
+            continue
+        headers.append((k, v))
+    for k, v in add:
+        if k == "vary":
+            if vary:
+                headers.append(_VARY_COOKIE)
+        else:
+            headers.append((k.encode("latin-1"), v.encode("latin-1")))
     return {**message, "headers": headers}
 
 
@@ -201,15 +221,15 @@ class SessionMiddleware:
             return
         shared, engine = self.shared, self.engine
         facts = facts_from_scope(scope, shared.clients)
-        if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
-            await _refuse(send, refusal, kind == "websocket")
-            return
         legacy, found = shared.legacy, None
         if legacy is not None:
             facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
-            await shared.areport(begin.events)
+            await shared.areport(begin.events, facts)
+            if (refusal := shared.blocked(facts, begin)) is not None:
+                await _refuse(send, refusal, kind == "websocket")
+                return
         if begin.status is not None:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -225,25 +245,15 @@ class SessionMiddleware:
         session: Session
         if (
             self.lazy
+            and not websocket
             and begin.key is not None
             and found is None
-            and (shared.csrf is None or (not websocket and facts.method not in UNSAFE_METHODS))
+            and (shared.csrf is None or facts.method not in UNSAFE_METHODS)
         ):
             # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
             session = LazySession(aloader=self._resumer(begin, facts, websocket))
         else:
-            record, unavailable = None, None
-            if begin.key is not None:
-                if self._inline:
-                    record, unavailable = shared.load(begin.key)
-                else:
-                    record, unavailable = await shared.aload(begin.key)
-            session = engine.resume(
-                begin, record, facts, read_only=websocket, unavailable=unavailable
-            )
-            if session.pending_events:
-                await shared.areport(session.pending_events, facts)
-                session.pending_events.clear()
+            session = await self._resumer(begin, facts, websocket)()
             if (
                 refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
             ) is not None:
@@ -254,6 +264,8 @@ class SessionMiddleware:
                 await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
+            if session.record is not None:  # a revoked session's socket closes (1008)
+                receive = watch(receive, send, shared.backend, session.record.key, engine.clock)
             await self.app(scope, receive, send)
             return
 
@@ -267,8 +279,13 @@ class SessionMiddleware:
                 await send(message)
                 return
             if type(session) is LazySession:
-                # Never loaded, so never changed: nothing to commit, nothing touched.
-                await send(_with_headers(message, _VARY) if message["status"] < 500 else message)
+                # Never loaded, so never used or changed: nothing to commit, nothing touched,
+                # and no Vary (the response does not depend on the session).
+                await send(message)
+                return
+            if (refusal := shared.forged_login(facts, session)) is not None:
+                swallow = True
+                await _refuse(send, refusal)
                 return
             try:
                 commit = engine.commit(session, message["status"], facts)
@@ -278,22 +295,22 @@ class SessionMiddleware:
                 await _reply(send, *TOO_LARGE, [])
                 return
             result = APPLIED
-            if commit.ops and (refusal := shared.flooded(commit, facts)) is not None:
-                swallow = True
-                await _refuse(send, refusal)
-                return
             if commit.ops:
+                commit = shared.admit(commit, facts)
                 try:
                     if self._inline:
                         result = shared.backend.apply(commit.ops, engine.clock())
                     else:
                         result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
-                    await shared.areport(
-                        [Event("backend_down", facts.client, detail=shared.down(exc))]
-                    )
+                    await shared.areport([store_event(exc, facts.client, shared.down(exc))])
                     swallow = True
                     await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
+                    return
+                if result.too_large:  # the store's own cap (concurrent writers)
+                    log.error("session not saved: the stored session would pass max_data_bytes")
+                    swallow = True
+                    await _reply(send, *TOO_LARGE, [])
                     return
             if commit.ops or commit.events:
                 headers, events = engine.finish(commit, result, facts)
@@ -308,20 +325,25 @@ class SessionMiddleware:
         await self.app(scope, receive, send_wrapper)
 
     def _resumer(self, begin: Begin, facts: RequestFacts, websocket: bool) -> AsyncLoader:
-        """The lazy session's loader: the eager path's load and resume, run on demand."""
-        shared, engine = self.shared, self.engine
-
-        inline = self._inline
+        """The load and resume of this request: run at once (eager) or on demand (lazy)."""
+        shared, engine, inline = self.shared, self.engine, self._inline
 
         async def resume() -> Session:
-            record, unavailable = None, None
+            record, unavailable, ending = None, None, None
             if begin.key is not None:
                 if inline:
                     record, unavailable = shared.load(begin.key)
                 else:
                     record, unavailable = await shared.aload(begin.key)
+                if record is None and not unavailable and shared.tombstones:
+                    ending = await shared.aending(begin.key)  # a dead cookie only
             session = engine.resume(
-                begin, record, facts, read_only=websocket, unavailable=unavailable
+                begin,
+                record,
+                facts,
+                read_only=websocket,
+                unavailable=unavailable,
+                ending=ending,
             )
             if session.pending_events:
                 await shared.areport(session.pending_events, facts)

@@ -11,6 +11,7 @@ session plus a security event.  The classes below are for the developer
      ├── SessionDataTooLarge    (also ValueError)  serialized session above max_data_bytes
      ├── BackendError                              the store failed or is unreachable
      │    └── BackendUnavailable                   connection refused / timed out
+     │         └── StoreFull                       memory store full of signed-in sessions
      ├── TokenError                                a token was refused
      │    ├── InvalidToken                         bad signature, expired, wrong type...
      │    └── TokenReused                          a rotated refresh token came back
@@ -27,6 +28,7 @@ __all__ = [
     "MissingExtra",
     "SessionDataTooLarge",
     "SessionwareError",
+    "StoreFull",
     "TokenError",
     "TokenReused",
 ]
@@ -63,6 +65,14 @@ class BackendError(SessionwareError):
 
 class BackendUnavailable(BackendError):
     """The session store could not be reached (refused, timed out, locked)."""
+
+
+class StoreFull(BackendUnavailable):
+    """A bounded store would have to evict a signed-in session to take an anonymous one.
+
+    The write answers 503 with ``Retry-After`` like any outage; nobody who
+    is signed in loses their session to a flood of anonymous visitors.
+    """
 
 
 class TokenError(SessionwareError):

@@ -41,6 +41,9 @@ KINDS = frozenset(
         "backend_down",
         "logout_replay",
         "oversized",
+        "foreign_cookie",
+        "untrusted_forwarding",
+        "store_full",
         # lifecycle
         "created",
         "login",
@@ -50,22 +53,27 @@ KINDS = frozenset(
         "revoked",
         "evicted",
         "refreshed",
+        # a dead cookie came back: why it died (detail["reason"]); a rotated-out
+        # ID came back after the grace window (a copied cookie)
+        "ended",
+        "stale_reuse",
     }
 )
 
-#: Kinds that count against a client for brute-force detection.
+#: Attack signals (for metrics and alerting).  What counts toward a guard block
+#: is narrower: :data:`sessionware.defences.guard.COUNTED`.
 BAD_KINDS = frozenset(
     {
         "bad_signature",
         "unknown_id",
-        "expired",
         "url_id",
         "cookie_tossing",
         "token_invalid",
         "token_reuse",
-        "logout_replay",
     }
 )
+# Not counted (0.2): ``ended`` and its 0.1 aliases ``expired`` and
+# ``logout_replay``.  A returning user's dead cookie is not a guess.
 
 _LEVELS = {
     "created": logging.DEBUG,
@@ -77,6 +85,7 @@ _LEVELS = {
     "evicted": logging.INFO,
     "refreshed": logging.DEBUG,
     "expired": logging.INFO,
+    "ended": logging.INFO,
     "backend_down": logging.ERROR,
 }
 
@@ -183,6 +192,8 @@ def emit(event: Event, callback: EventSink | None = None) -> None:
     the request they observe.
     """
     level = _LEVELS.get(event.kind, logging.WARNING)
+    if "alias_of" in event.detail:
+        level = logging.DEBUG  # a 0.1 kind repeating the event before it
     if logger.isEnabledFor(level):
         detail = " ".join(f"{k}={escape(str(v))}" for k, v in event.detail.items())
         logger.log(

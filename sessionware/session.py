@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
 from .ids import new_handle
-from .records import Record, decode, encode
+from .records import Record, decode, encode, entry_size
 
 if TYPE_CHECKING:
+    from .endings import Ended
     from .events import Event
 
 __all__ = ["CSRF_KEY", "Intent", "Session"]
@@ -32,17 +33,8 @@ __all__ = ["CSRF_KEY", "Intent", "Session"]
 Intent = Literal["login", "logout", "regenerate", "clear"]
 _MUTABLE = (list, dict)
 _EMPTY: Mapping[str, str] = {}
-#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
-_PER_KEY = 4
 #: Where :meth:`Session.csrf_token` keeps the synchronizer token.
 CSRF_KEY = "_csrf_token"
-
-
-def entry_size(key: str, text: str) -> int:
-    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes."""
-    size = len(key) if key.isascii() else len(key.encode())
-    size += len(text) if text.isascii() else len(text.encode())
-    return size + _PER_KEY
 
 
 class Session(dict[str, Any]):
@@ -71,6 +63,9 @@ class Session(dict[str, Any]):
     * ``assigned`` / ``loaded_texts``: JSON text of the keys assigned in this
       request and as loaded, for size checks (:meth:`changes` gives the patch).
     * ``read_only``: websocket sessions refuse writes.
+    * ``ending``: set by the engine when the presented cookie's session has
+      ended (an :class:`~sessionware.endings.Ended`); read through
+      :attr:`end_reason`, :attr:`ended_at` and :attr:`ended_by`.
 
     .. versionadded:: 0.1
     """
@@ -81,6 +76,7 @@ class Session(dict[str, Any]):
         "_size",
         "accessed",
         "assigned",
+        "ending",
         "intent",
         "loaded_texts",
         "modified",
@@ -120,6 +116,7 @@ class Session(dict[str, Any]):
         self.storage_key: str | None = record.key if record is not None else None
         self.presented = False
         self.store_unavailable = False
+        self.ending: Ended | None = None
 
     # -- Starlette contract ------------------------------------------------------
 
@@ -292,7 +289,11 @@ class Session(dict[str, Any]):
 
     @property
     def user_id(self) -> str | None:
-        """The logged-in user (after ``login()`` in this request: the new one)."""
+        """The logged-in user (after ``login()`` in this request: the new one).
+
+        Reading it is reading the session: the response then varies on Cookie.
+        """
+        self.accessed = True
         if self.pending_login is not None:
             return self.pending_login[0]
         if self.intent in ("logout", "clear"):
@@ -315,6 +316,7 @@ class Session(dict[str, Any]):
     @property
     def auth_time(self) -> float | None:
         """When the user last authenticated (Unix time), for step-up checks."""
+        self.accessed = True
         return self.record.auth_time if self.record is not None else None
 
     @property
@@ -322,6 +324,35 @@ class Session(dict[str, Any]):
         if self.pending_login is not None:
             return self.pending_login[1]
         return self.record.remember if self.record is not None else False
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the session this request's cookie named has ended, or None.
+
+        One of ``"logout"``, ``"revoked"``, ``"evicted"``, ``"binding"``,
+        ``"idle"``, ``"absolute"``, ``"rotated"``; None for a live or fresh
+        session and for an ID the store never knew (or no longer remembers).
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.reason
+
+    @property
+    def ended_at(self) -> float | None:
+        """When it ended (Unix seconds); None if unknown (an idle expiry).
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.at
+
+    @property
+    def ended_by(self) -> str | None:
+        """Who revoked it: ``"user"``, ``"admin"``, the app's label, or
+        ``"limit"``/``"capacity"`` for evictions; None otherwise.
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.by
 
     @property
     def handle(self) -> str | None:
@@ -332,6 +363,7 @@ class Session(dict[str, Any]):
         be logged or kept (``revoke_user(user, keep=session.handle)``) in the
         same request.  None for a session that is not stored and not about to be.
         """
+        self.accessed = True
         if self.next_handle is not None:
             return self.next_handle
         return self.record.handle if self.record is not None else None

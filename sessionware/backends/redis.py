@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
-from ..records import ApplyResult, Create, Op, Record, Touch
+from ..records import ApplyResult, Create, Op, Record, Tombstone, Touch
 from . import redis_plans as plans
 from .redis_cache import ClientCache, Tracker
 from .redis_connect import (
@@ -250,6 +250,15 @@ class RedisBackend:
         client = self._sync_client()
         return self._drive(plans.by_user(self.layout, user_id, now, is_cluster(client)))
 
+    #: Stores why sessions ended (``P t:<key>``; see :mod:`.redis_scripts`).
+    keeps_tombstones = True
+
+    def load_ending(self, key: str, now: float) -> Tombstone | None:
+        return self._drive(plans.load_ending(self.layout, key, now))
+
+    def erase_endings(self, user_id: str) -> int:
+        return self._drive(plans.erase_endings(self.layout, user_id))
+
     def close(self) -> None:
         """Close the sync connections we opened (a client passed in is left open)
         and stop the client cache's tracking thread."""
@@ -333,6 +342,12 @@ class RedisBackend:
     async def aby_user(self, user_id: str, now: float) -> list[Record]:
         cluster = is_cluster(self._async_client())
         return await self._adrive(plans.by_user(self.layout, user_id, now, cluster))
+
+    async def aload_ending(self, key: str, now: float) -> Tombstone | None:
+        return await self._adrive(plans.load_ending(self.layout, key, now))
+
+    async def aerase_endings(self, user_id: str) -> int:
+        return await self._adrive(plans.erase_endings(self.layout, user_id))
 
     async def aclose(self) -> None:
         """Close the running loop's async connections we opened; the next call opens new ones.

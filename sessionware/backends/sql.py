@@ -60,7 +60,7 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("sql", "SQLAlchemy") from error
 
-from ..records import APPLIED, ApplyResult, Op, Record, Touch
+from ..records import APPLIED, ApplyResult, Op, Record, Tombstone, Touch
 from .sql_engines import TX_OPTION, derive_urls, make_engine, map_error, render, setup_sqlite
 from .sql_plans import Outcome, Plan, Planner
 from .sql_schema import DEFAULT_TABLE, SessionTables, make_tables
@@ -91,6 +91,10 @@ class SQLBackend:
     :param connect_timeout: PostgreSQL: seconds to wait for a connection.
     :param sweep_every: / :param sweep_batch: every ``sweep_every``-th apply
         also deletes up to ``sweep_batch`` expired sessions.
+    :param tombstones: keep tombstones (why sessions ended) in
+        ``table + "_endings"``; by default on when ``create_tables`` is (that
+        creates the table).  When Alembic owns the schema, add the table with
+        your migration, then pass ``tombstones=True``.
 
     In-memory SQLite holds one connection shared by both faces; its async
     calls run inline (microseconds, no I/O to wait for).
@@ -113,6 +117,7 @@ class SQLBackend:
         sqlite_wal: bool = True,
         sweep_every: int = 10,
         sweep_batch: int = 100,
+        tombstones: bool | None = None,
     ) -> None:
         if sweep_every < 1 or sweep_batch < 0:
             raise ConfigError("sweep_every must be >= 1 and sweep_batch >= 0")
@@ -144,7 +149,9 @@ class SQLBackend:
         self.create_tables = create_tables
         self.sweep_every = sweep_every
         self.sweep_batch = sweep_batch
-        self._planner = Planner(self.tables, sync_url.get_backend_name())
+        #: Stores why sessions ended (the optional capability of the protocol).
+        self.keeps_tombstones = create_tables if tombstones is None else tombstones
+        self._planner = Planner(self.tables, sync_url.get_backend_name(), self.keeps_tombstones)
         self._touch = TouchReads(self.tables, self._planner)
         if sqlite:
             write: dict[str, Any] = {TX_OPTION: "immediate"}
@@ -190,6 +197,14 @@ class SQLBackend:
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
         return self._run(self._planner.by_user(user_id, now), write=False)
+
+    def load_ending(self, key: str, now: float) -> Tombstone | None:
+        tombs = self._planner.tombs
+        return None if tombs is None else self._run(tombs.load(key, now), write=False)
+
+    def erase_endings(self, user_id: str) -> int:
+        tombs = self._planner.tombs
+        return 0 if tombs is None else self._run(tombs.erase(user_id), write=True)
 
     def purge_expired(self, now: float | None = None, limit: int | None = None) -> int:
         """Delete expired sessions now (all, or at most ``limit``); returns how many.
@@ -242,6 +257,14 @@ class SQLBackend:
 
     async def aby_user(self, user_id: str, now: float) -> list[Record]:
         return await self._arun(self._planner.by_user(user_id, now), write=False)
+
+    async def aload_ending(self, key: str, now: float) -> Tombstone | None:
+        tombs = self._planner.tombs
+        return None if tombs is None else await self._arun(tombs.load(key, now), write=False)
+
+    async def aerase_endings(self, user_id: str) -> int:
+        tombs = self._planner.tombs
+        return 0 if tombs is None else await self._arun(tombs.erase(user_id), write=True)
 
     async def apurge_expired(self, now: float | None = None, limit: int | None = None) -> int:
         """Async twin of :meth:`purge_expired`."""

@@ -212,6 +212,15 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
             "use binding='log' (or 'revoke')" if cfg.binding == "off" else "",
         )
     )
+    if cfg.grace_s > 60:
+        out.append(
+            Finding(
+                "WARN",
+                "FX-07",
+                f"rotation_grace is {cfg.grace_s:g} s: a renewed-away ID stays usable that long",
+                "a few seconds covers requests in flight (the default is 5 s)",
+            )
+        )
     if any(n.endswith("/0") for n in cfg.trusted_proxies):
         out.append(
             Finding(
@@ -219,6 +228,19 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
                 "FX-08",
                 "trusted_proxies trusts every address: clients can forge their IP",
                 "list only your proxies' addresses",
+            )
+        )
+    elif not cfg.trusted_proxies:
+        # The middleware warns (once) and raises `untrusted_forwarding` when it
+        # actually sees forwarding headers from an unlisted peer (#13).
+        out.append(
+            Finding(
+                "INFO",
+                "FX-08 AN-01",
+                "No trusted_proxies: X-Forwarded-For / Forwarded are ignored, so behind an "
+                "unlisted reverse proxy every user shares the proxy's address",
+                "behind a proxy, list its address in trusted_proxies "
+                "(the middleware logs an untrusted-forwarding warning when it sees such headers)",
             )
         )
     return out

@@ -41,6 +41,11 @@ Flask settings, read once at ``init_app`` (keywords passed to
 ``PERMANENT_SESSION_LIFETIME``  remember-me lifetime, when changed from 31 days
 ==============================  ============================================
 
+Why a signed-in session ended is on ``flask.session`` too:
+``session.end_reason``, ``session.ended_at`` and ``session.ended_by`` (see
+:mod:`sessionware.endings`; ``explain(session.end_reason, session.ended_by)``
+gives a sentence to flash).
+
 Differences from Flask's cookie session: data must be JSON (no tuples
 turning back into tuples); ``session.permanent`` does not exist — call
 ``session.login(user_id, remember=True)`` for a persistent sign-in.
@@ -187,10 +192,12 @@ class SessionwareInterface(SessionInterface):
         engine = mw.engine
         facts = wsgi_facts(environ, mw.shared.clients)
         begin = engine.begin(facts)
-        record, unavailable = None, None
+        record, unavailable, ending = None, None, None
         if begin.key is not None:
             record, unavailable = mw.shared.load(begin.key)
-        session = engine.resume(begin, record, facts, unavailable=unavailable)
+            if record is None and not unavailable and mw.shared.tombstones:
+                ending = mw.shared.ending(begin.key)  # so end_reason works here too (#17)
+        session = engine.resume(begin, record, facts, unavailable=unavailable, ending=ending)
         self._report([*begin.events, *session.pending_events])
         session.pending_events.clear()
         environ.setdefault(_DIRECT, {})[id(session)] = (session, facts)

@@ -18,6 +18,7 @@ from sessionware.records import Create, Delete, Patch, Touch
 
 from .conformance import LOOP_PATTERNS, BackendConformance, TouchOnLoadConformance, make_record
 from .conftest import RedisProcess
+from .tombstones import TombstoneConformance
 
 pytestmark = pytest.mark.redis
 
@@ -29,7 +30,7 @@ def backend(redis_url: str, redis_prefix: str) -> Iterator[RedisBackend]:
     b.close()
 
 
-class TestRedisConformance(BackendConformance, TouchOnLoadConformance):
+class TestRedisConformance(BackendConformance, TouchOnLoadConformance, TombstoneConformance):
     """The shared suite on a single Redis server (each test under its own prefix)."""
 
     FACES = ("sync", *LOOP_PATTERNS)

@@ -18,6 +18,7 @@ from sessionware.records import Create, Delete, Patch
 from .conformance import LOOP_PATTERNS, BackendConformance, TouchOnLoadConformance, make_record
 from .conftest import delete_prefix, free_ports
 from .test_redis import check_manager
+from .tombstones import TombstoneConformance
 
 pytestmark = pytest.mark.redis
 
@@ -43,7 +44,7 @@ def backend(redis_cluster: str, cluster_prefix: str) -> Iterator[RedisBackend]:
     b.close()
 
 
-class TestRedisClusterConformance(BackendConformance, TouchOnLoadConformance):
+class TestRedisClusterConformance(BackendConformance, TouchOnLoadConformance, TombstoneConformance):
     """The shared suite on Redis Cluster, where a session's keys live in different slots."""
 
     FACES = ("sync", *LOOP_PATTERNS)

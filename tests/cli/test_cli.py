@@ -390,3 +390,13 @@ def test_demo_serves_the_app() -> None:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_audit_reports_how_forwarding_headers_are_treated(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without trusted_proxies the audit says forwarding headers are ignored, and what to set."""
+    code, out, _ = run(capsys, "audit")
+    assert code == 0
+    line = next(line for line in out.splitlines() if "trusted_proxies" in line)
+    assert line.startswith("INFO") and "FX-08" in line

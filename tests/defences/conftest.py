@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,12 +30,17 @@ COOKIE = "__Host-session"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
+def forged() -> str:
+    """A fresh cookie value of our signed shape whose signature fails (what counts, #13)."""
+    return f"{secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}"
+
+
 def act(session: Session, method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
     """What the test app does: one path per session operation."""
     if path == "/login":
         session.login("alice")
     elif path == "/write":
-        session["n"] = int(dict.get(session, "n", 0)) + 1
+        session["n"] = int(session.get("n", 0)) + 1  # a write marks it accessed anyway
     elif path == "/token":
         return {"token": session.csrf_token()}
     elif path == "/checked":
@@ -102,6 +108,8 @@ class Harness:
     clock: FakeClock
     events: list[Event] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
+    #: How requests reach the app (``"http"`` behind a TLS-terminating proxy).
+    scheme: str = "https"
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
@@ -155,7 +163,7 @@ class Harness:
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": method,
-            "scheme": "https",
+            "scheme": self.scheme,
             "path": path,
             "raw_path": path.encode(),
             "query_string": query.encode(),
@@ -190,7 +198,7 @@ class Harness:
             path=path,
             method=method,
             query_string=query,
-            base_url="https://example.com",
+            base_url=f"{self.scheme}://example.com",
             environ_base={"REMOTE_ADDR": client},
         ).get_environ()
         for name, value in headers.items():  # raw, as a server would pass them on

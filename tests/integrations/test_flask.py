@@ -194,7 +194,8 @@ def test_test_request_context_has_a_session() -> None:
 
 def test_url_session_ids_are_refused() -> None:
     """``?sessionid=`` in the URL is answered 400 before Flask runs (FX-01)."""
-    response = make_app().test_client().get("/", query_string={"sessionid": "x"})
+    query = {"sessionid": "kR3v9xQe0YwT2bN7mLp4sHz8"}  # a value that could be an ID (#13)
+    response = make_app().test_client().get("/", query_string=query)
     assert response.status_code == 400
 
 

@@ -78,5 +78,6 @@ def create_app(
         options["clock"] = clock
     app = SessionMiddleware(OriginCheck(demo.starlette()), backend=store, **options)
     demo.idle_for = app.config.idle_for
+    demo.idle_seconds = app.config.idle_s
     demo.templates.env.globals["cookie_name"] = app.config.cookie_name  # --dev-http: "session"
     return DemoApp(app, demo)

@@ -31,6 +31,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...access import session_of
+from ...endings import explain
 from ...events import Event, emit
 from ...manager import SessionInfo, SessionManager
 from ...session import Session
@@ -124,6 +125,8 @@ class Demo:
         self.reauth_seconds = reauth_seconds
         self.clock = clock
         self.events: deque[Event] = deque(maxlen=events)
+        #: The idle limit, for "expired after 30 minutes of inactivity" (set by the factory).
+        self.idle_seconds: float | None = None
         self.templates = Jinja2Templates(directory=HERE / "templates")
         env = self.templates.env
         env.globals["demo_users"] = DEMO_USERS
@@ -157,14 +160,17 @@ class Demo:
         now = self.clock()
         user = session.user_id
         ended = self._ended(session) or request.query_params.get("ended") == "1"
+        # Why this browser's session ended, through public API only (#17); the
+        # neutral sentence when the store kept no reason (a backend without tombstones).
+        reason = explain(session.end_reason, session.ended_by, self.idle_seconds)
         context.update(
-            ended=ENDED if ended and user is None else None,
+            ended=(reason or ENDED) if (ended or reason) and user is None else None,
             deadlines=self._deadlines(session.record, now) if user else None,
             user=user,
             display=DEMO_USERS.get(user or "", ("", user or ""))[1],
             session=session,
             flash=session.pop("flash", None) if user else None,
-            events=[self._event_view(e, now) for e in self.events],
+            events=[self._event_view(e, now) for e in self.events if "alias_of" not in e.detail],
             ago=lambda t: _ago(t, now),
             stamp=_stamp,
             now=now,
@@ -281,7 +287,7 @@ class Demo:
         if handle == session.handle:
             session.logout()
             return self._back()
-        if handle in owned and await self.manager.arevoke(handle):
+        if handle in owned and await self.manager.arevoke(handle, by="user"):
             self._revoked(request, user, [handle])
             session["flash"] = "That session is signed out; its next request will be anonymous."
         return self._back("/sessions")
@@ -294,7 +300,7 @@ class Demo:
         if not self._recent(session):
             return self._reauth_page(request, "/sessions")
         others = [s.handle for s in await self.manager.alist_sessions(user)]
-        count = await self.manager.arevoke_user(user, keep=session.handle)
+        count = await self.manager.arevoke_user(user, keep=session.handle, by="user")
         self._revoked(request, user, [h for h in others if h != session.handle])
         session["flash"] = f"Signed out {count} other session{'s' if count != 1 else ''}."
         return self._back("/sessions")
