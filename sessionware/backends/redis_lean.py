@@ -29,21 +29,43 @@ from .redis_scripts import LuaScript
 __all__ = ["PATCH_DATA", "lean_patch"]
 
 #: KEYS = session; ARGV = now, <patch args>.  1 if applied, 0 if the session
-#: is gone or expired or an ``expect`` failed.
+#: is gone or expired or an ``expect`` failed, 2 if the patch would push the
+#: stored data past its ``max_bytes`` (nothing written; measured as
+#: ``COMMIT``'s ``too_large`` measures it: name + value bytes + 4 per field).
 PATCH_DATA = LuaScript(
     "patch_data",
     r"""
 local now = tonumber(ARGV[1])
 local e = tonumber(redis.call('HGET', KEYS[1], '_e'))
 if e == nil or e <= now then return 0 end
-local nset = tonumber(ARGV[3])
-local s = 4
+local cap = ARGV[3]
+local nset = tonumber(ARGV[4])
+local s = 5
 local ndel = tonumber(ARGV[s + nset])
 local d = s + nset + 1
 local nexp = tonumber(ARGV[d + ndel])
 local x = d + ndel + 1
 for j = x, x + nexp - 1, 2 do
   if (redis.call('HGET', KEYS[1], ARGV[j]) or 'null') ~= ARGV[j + 1] then return 0 end
+end
+if cap ~= '' and nset > 0 then
+  local done, total = {}, 0
+  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
+  for j = s, s + nset - 1, 2 do
+    local name = ARGV[j]
+    if string.sub(name, 1, 2) == 'd:' then
+      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
+      done[name] = true
+    end
+  end
+  local f = redis.call('HGETALL', KEYS[1])
+  for j = 1, #f, 2 do
+    local name = f[j]
+    if string.sub(name, 1, 2) == 'd:' and not done[name] then
+      total = total + #name + 2 + #f[j + 1]
+    end
+  end
+  if total > tonumber(cap) then return 2 end
 end
 local function chunks(cmd, first, last)
   local i = first
@@ -62,7 +84,7 @@ return 1
 
 #: The ``Patch`` fields this path understands; a patch using any other field
 #: (one added after this was written) is sent to ``COMMIT``.
-_KNOWN = frozenset({"key", "set", "delete", "meta", "extra", "expect"})
+_KNOWN = frozenset({"key", "set", "delete", "meta", "extra", "expect", "max_bytes"})
 _OTHER = tuple(f for f in dataclasses.fields(Patch) if f.name not in _KNOWN)
 _INDEXED = ("user_id", "absolute_at")
 

@@ -168,7 +168,9 @@ def apply(layout: Layout, ops: Sequence[Op], now: float, cluster: bool) -> Plan[
     lean = lean_patch(layout, ops, now)
     if lean is not None:  # the common commit: one data patch, no index to keep (.redis_lean)
         (applied,) = yield [Call(PATCH_DATA, (lean[0],), lean[1])]
-        return APPLIED if applied == 1 else ApplyResult(False)
+        if applied == 1:
+            return APPLIED
+        return ApplyResult(False, (), applied == 2)  # 2: the data cap, nothing applied
     if not cluster:
         (reply,) = yield [Call(COMMIT, (), tuple(commit_args(layout, ops, now)))]
         if reply == [1]:

@@ -246,13 +246,13 @@ end
 local i = 3
 while i <= #ARGV do
   if ARGV[i] == 'C' then
-    i = i + 10 + tonumber(ARGV[i + 9])
+    i = i + 10 + tonumber(ARGV[i + 9]) + 6  -- fields, then the 6 tombstone slots
   elseif ARGV[i] == 'P' then
     if too_large(sk(ARGV[i + 1]), i + 2) then return {2} end
     local _, _, _, _, _, nxt = span(i + 2)
     i = nxt
   else
-    i = i + 2
+    i = i + 5  -- D key tomb until user
   end
 end
 

@@ -63,7 +63,7 @@ def test_a_device_signed_out_elsewhere_is_told_why(
     notice = phone_page.locator("[data-testid=ended]")
     assert "signed out" in notice.inner_text()
     assert phone_page.locator("[data-testid=login-form]").count() == 1
-    item = phone_page.locator("[data-testid=events] li", has_text="unknown_id").first
+    item = phone_page.locator("[data-testid=events] li", has_text="ended").first  # #17
     assert "alert" not in (item.get_attribute("class") or "")
     screenshot(phone_page, "signed-out-elsewhere.png", tmp_path)
     phone_page.goto(f"{demo_url}/")
@@ -75,10 +75,10 @@ def test_a_device_signed_out_elsewhere_is_told_why(
 def test_a_url_session_id_gets_a_friendly_400_page_with_a_way_back(
     browser: Any, demo_url: str, tmp_path: Path
 ) -> None:
-    """``/?sessionid=x`` is still 400, as a page that explains and links back home."""
+    """An ID-like ``/?sessionid=...`` is still 400, as a page that explains and links back home."""
     context = browser.new_context(viewport={"width": 1280, "height": 640})
     page = context.new_page()
-    response = page.goto(f"{demo_url}/?sessionid=x")
+    response = page.goto(f"{demo_url}/?sessionid=5fZcXq1h9sP2mRtLw8yKdA")
     assert response is not None and response.status == 400
     assert "session ID" in page.inner_text("[data-testid=error-page] h1")
     screenshot(page, "url-id-refused.png", tmp_path)

@@ -81,15 +81,15 @@ def test_tombstone_json_round_trips_and_foreign_text_is_ignored() -> None:
 
 
 def test_the_guard_never_counts_ended_presentations() -> None:
-    """Dozens of dead cookies of one returning client do not block it; unknown IDs still do."""
+    """Dozens of dead cookies of one returning client do not block it; forged ones still do."""
     clock = FakeClock()
     guard = Guard(GuardConfig(bad_limit=3), clock)
     for n in range(30):
         for kind in ("ended", "expired", "logout_replay", "stale_reuse"):
             guard.observe([Event(kind, "10.0.0.1", detail={"n": n})], n)
     assert guard.retry_after("10.0.0.1") == 0
-    for n in range(10):
-        guard.observe([Event("unknown_id", "10.0.0.2")], n)
+    for n in range(10):  # distinct forged values (#13: only forgeries count)
+        guard.observe([Event("bad_signature", "10.0.0.2")], n)
     assert guard.retry_after("10.0.0.2") > 0
 
 

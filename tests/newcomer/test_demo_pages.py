@@ -21,7 +21,7 @@ def test_url_id_page_keeps_400_and_links_home() -> None:
     """The 400 for ``?sessionid=`` is an HTML page with a link back to ``/``."""
     client = TestClient(create_app(MemoryBackend(), secret_keys=[SECRET]),
                         base_url="https://testserver")
-    reply = client.get("/?sessionid=abc")
+    reply = client.get("/?sessionid=5fZcXq1h9sP2mRtLw8yKdA")  # ID-like: 22+ URL-safe characters
     assert reply.status_code == 400
     assert reply.headers["content-type"].startswith("text/html")
     assert 'href="/" data-testid="back-home"' in reply.text

@@ -3,7 +3,7 @@
 Sign in as a demo user (passwords are on the page), count in the session,
 open a second browser to see two devices on "Your sessions", sign one out
 from the other, try the step-up "sensitive action", and watch the security
-events panel fill up (try ``/?sessionid=x`` or editing the cookie).
+events panel fill up (try ``/?sessionid=5fZcXq1h9sP2mRtLw8yKdA`` or editing the cookie).
 
 Needs the ``cli`` extra (Jinja2, python-multipart); ``create_app`` returns a
 plain ASGI app, so any ASGI server can run it.
