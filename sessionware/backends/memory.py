@@ -122,9 +122,10 @@ class MemoryBackend:
                 record.expires_at = touch.deadline(record, now)
                 self._records[key] = record
                 self._keep_whole(key)
-                heapq.heappush(self._heap, (record.expires_at, key))
+                entry = (record.expires_at, key)  # one tuple for both heaps (memory, #16)
+                heapq.heappush(self._heap, entry)
                 if record.user_id is None:
-                    heapq.heappush(self._anon, (record.expires_at, key))
+                    heapq.heappush(self._anon, entry)
         return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -313,9 +314,10 @@ class MemoryBackend:
         self._records[op.key] = record
         self._keep_whole(op.key)
         if record.expires_at != current.expires_at:
-            heapq.heappush(self._heap, (record.expires_at, op.key))
+            entry = (record.expires_at, op.key)  # one tuple for both heaps (memory, #16)
+            heapq.heappush(self._heap, entry)
             if record.user_id is None:
-                heapq.heappush(self._anon, (record.expires_at, op.key))
+                heapq.heappush(self._anon, entry)
         if record.user_id != old_user:
             self._unindex_user(old_user, op.key)
             if record.user_id is not None:
@@ -347,11 +349,12 @@ class MemoryBackend:
         self._records[record.key] = record
         self._keep_whole(record.key)
         self._handles[record.handle] = record.key
-        heapq.heappush(self._heap, (record.expires_at, record.key))
+        entry = (record.expires_at, record.key)  # one tuple for both heaps (memory, #16)
+        heapq.heappush(self._heap, entry)
         if record.user_id is not None:
             self._users.setdefault(record.user_id, set()).add(record.key)
         else:
-            heapq.heappush(self._anon, (record.expires_at, record.key))
+            heapq.heappush(self._anon, entry)
 
     def _remove(self, key: str) -> None:
         self._whole.pop(key, None)
