@@ -162,13 +162,17 @@ def _starsessions_redis(env: Env) -> Built:
     return _starsessions(RedisStore(connection=client, prefix=prefix), aclose)
 
 
-def _sessionware_asgi(backend_factory: Callable[[Env], Any]) -> Callable[[Env], Built]:
+def _sessionware_asgi(
+    backend_factory: Callable[[Env], Any], load: str = "eager"
+) -> Callable[[Env], Built]:
     def factory(env: Env) -> Built:
-        from sessionware import SessionMiddleware
+        from sessionware import SessionMiddleware, load_session
 
         backend = backend_factory(env)
+        # load="lazy": the session is read by load_session(), as with starsessions.
+        session_of = _scope_session if load == "eager" else load_session
         app = SessionMiddleware(
-            apps.starlette_app(_scope_session), secret_keys=[SECRET], backend=backend
+            apps.starlette_app(session_of), secret_keys=[SECRET], backend=backend, load=load
         )
         return Built(app, aclose=_backend_aclose(backend, env), backend=backend)
 
@@ -417,6 +421,7 @@ CONTENDERS: tuple[Contender, ...] = (
         store="redis",
     ),
     Contender("sessionware-memory", "asgi", SW, _sessionware_asgi(memory_backend), quick=True),
+    Contender("sessionware-memory-lazy", "asgi", SW, _sessionware_asgi(memory_backend, "lazy")),
     Contender(
         "sessionware-redis",
         "asgi",

@@ -87,9 +87,10 @@ class Essential:
                 name, _, value = part.strip().partition("=")
                 if name == self.name and _SHAPE.fullmatch(value):
                     raw = value[:43].encode()
-                    mac = self.sign.copy()
-                    mac.update(raw)
-                    expected = base64.urlsafe_b64encode(mac.digest())[:43]
+                    inner, outer = self.sign[0].copy(), self.sign[1].copy()
+                    inner.update(raw)
+                    outer.update(inner.digest())
+                    expected = base64.urlsafe_b64encode(outer.digest())[:43]
                     if hmac.compare_digest(expected, value[44:].encode()):
                         store = self.store.copy()
                         store.update(raw)
@@ -109,7 +110,8 @@ class Essential:
 def breakdown() -> list[tuple[str, float]]:
     """(step, µs) for the ASGI read of an existing memory-backed session."""
     from sessionware import SessionMiddleware
-    from sessionware.asgi import _facts, _with_headers
+    from sessionware.asgi import _with_headers
+    from sessionware.asgi import facts_from_scope as _facts
     from sessionware.cookies import read_session_cookies
 
     loop = asyncio.new_event_loop()
@@ -117,7 +119,7 @@ def breakdown() -> list[tuple[str, float]]:
     middleware = prepared.built.app
     engine, backend = middleware.engine, middleware.backend
     scope = prepared.template("read")
-    clients = middleware._shared.clients
+    clients = middleware.shared.clients
     facts = _facts(scope, clients)
     begin = engine.begin(facts)
     assert begin.key is not None

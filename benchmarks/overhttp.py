@@ -287,8 +287,10 @@ def measure(
                 run(server.port, path, server.headers(case), warm_s)
             else:
                 _sequential(server.port, path, server.headers(case), 100)
-    for _ in range(repeats):
-        for server in servers:
+    for repeat in range(repeats):
+        # Alternate the order, as the in-process harness does: on a shared machine
+        # a fixed order lets one slot keep catching the same background load.
+        for server in servers if repeat % 2 == 0 else servers[::-1]:
             for case in server.cases(cases):
                 path, _ = CASES[case]
                 cells[server.contender.name][case].runs.append(

@@ -11,7 +11,8 @@ measure
 * ``load_us``: ``MemoryBackend.load`` alone, over 256 random live keys;
 * ``rss_per_session``: growth of the process's resident set during the step
   divided by the sessions added (records, indexes, heap entries, allocator
-  slack: everything a real process would pay).
+  slack: everything a real process would pay); ``from`` is the size the step
+  started at, so the 1 M step's figure is "per session from 100 k to 1 M".
 
 Records are added with direct ``Create`` ops built the way the engine builds
 them (keyed-hash storage key, random handle, JSON-encoded data, client info),
@@ -174,6 +175,7 @@ def worker(sizes: list[int], repeats: int = 9, block_s: float = 0.03) -> dict[st
             "load_us": store.load_us(repeats),
             "rss_mib": after / 2**20,
             "rss_per_session": (after - before) / added,
+            "from": size - added,
             "fill_s": fill_s,
         }
     loop.close()

@@ -40,6 +40,7 @@ from .errors import (
     TokenReused,
 )
 from .events import Event
+from .lazy import load_session
 from .manager import SessionInfo, SessionManager
 from .session import Session
 from .tokens import AccessClaims, TokenPair, TokenService, TokenSession
@@ -73,5 +74,6 @@ __all__ = [
     "TokenSession",
     "WSGISessionMiddleware",
     "__version__",
+    "load_session",
     "session_of",
 ]

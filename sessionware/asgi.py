@@ -6,6 +6,10 @@ the async face, puts the session at ``scope["session"]`` (so Starlette's
 ``http.response.start``.  Bodies stream through untouched.  Websocket scopes
 get a read-only session; lifespan and other scopes pass straight through.
 
+``load="lazy"`` puts a :class:`~sessionware.lazy.LazySession` there instead,
+read by ``await sessionware.load_session(request)`` (or the FastAPI
+dependencies), so requests that never use the session cost no store call.
+
 Faults (RS-05): a failed read makes the request anonymous (fail closed) and
 raises ``backend_down``; a failed write replaces the app's response with a
 short 503 before any of its body was sent.
@@ -16,7 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .adapters import (
     BAD_REQUEST,
@@ -29,11 +33,15 @@ from .adapters import (
     store_event,
 )
 from .backends.base import Backend
+from .backends.memory import MemoryBackend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
+from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
-from .facts import RequestFacts
+from .facts import Begin, RequestFacts
+from .lazy import AsyncLoader, LazySession
 from .records import APPLIED
+from .session import Session
 from .ws_watch import watch
 
 if TYPE_CHECKING:
@@ -96,18 +104,21 @@ def facts_from_scope(scope: Scope, clients: ClientResolver) -> RequestFacts:
         peer_client = peer
         if not clients.warned and (b"x-forwarded-for" in seen or b"forwarded" in seen):
             clients.untrusted(peer)
+    get = seen.get
+    query = scope.get("query_string")
+    # Positional, in field order: keywords cost a third more on this per-request path.
     return RequestFacts(
-        method=scope.get("method", "GET"),
-        path=scope.get("path", "/"),
-        query=scope.get("query_string", b"").decode("latin-1"),
-        cookie=seen.get(b"cookie"),
-        client=peer_client,
-        user_agent=seen.get(b"user-agent", ""),
-        peer=peer,
-        scheme=scheme,
-        host=host,
-        origin=seen.get(b"origin"),
-        sec_fetch_site=seen.get(b"sec-fetch-site"),
+        scope.get("method", "GET"),
+        scope.get("path", "/"),
+        query.decode("latin-1") if query else "",
+        get(b"cookie"),
+        peer_client,
+        get(b"user-agent", ""),
+        peer,
+        scheme,
+        host,
+        get(b"origin"),
+        get(b"sec-fetch-site"),
     )
 
 
@@ -196,6 +207,20 @@ def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message
     return {**message, "headers": headers}
 
 
+def _inline(backend: Backend) -> bool:
+    """True for a store whose async face only runs its sync one (the memory store).
+
+    Calling the sync face directly saves two coroutines per call that can never
+    wait; a subclass that overrides an async method keeps its own.
+    """
+    kind = type(backend)
+    return (
+        isinstance(backend, MemoryBackend)
+        and kind.aload is MemoryBackend.aload
+        and kind.aapply is MemoryBackend.aapply
+    )
+
+
 class SessionMiddleware:
     """Server-side sessions for an ASGI app.
 
@@ -224,8 +249,11 @@ class SessionMiddleware:
         clock: Callable[[], float] | None = None,
         tokens: TokenService | None = None,
         transport: str | None = None,
+        load: Literal["eager", "lazy"] = "eager",
         **config_fields: Any,
     ) -> None:
+        if load not in ("eager", "lazy"):
+            raise ConfigError(f"load must be 'eager' or 'lazy', got {load!r}")
         self.app = app
         #: A config error deferred because Starlette built us lazily (see _report_broken).
         self.broken: str | None = None
@@ -247,6 +275,9 @@ class SessionMiddleware:
         self.backend = self.shared.backend
         self.engine = self.shared.engine
         self._bearer: BearerGate | None = self.shared.bearer(tokens, transport)
+        #: ``load="lazy"``: the store is read by ``await sessionware.load_session(request)``.
+        self.lazy = load == "lazy"
+        self._inline = _inline(self.backend)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -278,31 +309,27 @@ class SessionMiddleware:
             scope, receive, send, self.app, facts.client
         ):
             return
-        record, unavailable, ending = None, None, None
-        if begin.key is not None:
-            record, unavailable = await shared.aload(begin.key)
-            if record is None and not unavailable and shared.tombstones:
-                ending = await shared.aending(begin.key)  # a dead cookie only
-        session = engine.resume(
-            begin,
-            record,
-            facts,
-            read_only=kind == "websocket",
-            unavailable=unavailable,
-            ending=ending,
-        )
-        if session.pending_events:
-            await shared.areport(session.pending_events, facts)
-            session.pending_events.clear()
         websocket = kind == "websocket"
+        session: Session
         if (
-            refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
-        ) is not None:
-            await _refuse(send, refusal, websocket)
-            return
-        if found is not None and legacy is not None:
-            session = await legacy.aadopt(found, session, shared.backend, engine.clock())
-            await shared.areport(found.events)
+            self.lazy
+            and not websocket
+            and begin.key is not None
+            and found is None
+            and (shared.csrf is None or facts.method not in UNSAFE_METHODS)
+        ):
+            # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
+            session = LazySession(aloader=self._resumer(begin, facts, websocket))
+        else:
+            session = await self._resumer(begin, facts, websocket)()
+            if (
+                refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
+            ) is not None:
+                await _refuse(send, refusal, websocket)
+                return
+            if found is not None and legacy is not None:
+                session = await legacy.aadopt(found, session, shared.backend, engine.clock())
+                await shared.areport(found.events)
         scope["session"] = session
         if kind == "websocket":
             if session.record is not None:  # a revoked session's socket closes (1008)
@@ -317,6 +344,11 @@ class SessionMiddleware:
             if swallow:
                 return
             if message["type"] != "http.response.start":
+                await send(message)
+                return
+            if type(session) is LazySession:
+                # Never loaded, so never used or changed: nothing to commit, nothing touched,
+                # and no Vary (the response does not depend on the session).
                 await send(message)
                 return
             if (refusal := shared.forged_login(facts, session)) is not None:
@@ -334,7 +366,10 @@ class SessionMiddleware:
             if commit.ops:
                 commit = shared.admit(commit, facts)
                 try:
-                    result = await shared.backend.aapply(commit.ops, engine.clock())
+                    if self._inline:
+                        result = shared.backend.apply(commit.ops, engine.clock())
+                    else:
+                        result = await shared.backend.aapply(commit.ops, engine.clock())
                 except BackendError as exc:
                     await shared.areport([store_event(exc, facts.client, shared.down(exc))])
                     swallow = True
@@ -345,11 +380,42 @@ class SessionMiddleware:
                     swallow = True
                     await _reply(send, *TOO_LARGE, [])
                     return
-            headers, events = engine.finish(commit, result, facts)
-            if events:
-                await shared.areport(events)
+            if commit.ops or commit.events:
+                headers, events = engine.finish(commit, result, facts)
+                if events:
+                    await shared.areport(events)
+            else:  # a read or an untouched session: finish() would add nothing
+                headers = commit.headers
             if found is not None and legacy is not None:
                 headers = legacy.with_headers(found, commit.sets_cookie, headers)
             await send(_with_headers(message, headers) if headers else message)
 
         await self.app(scope, receive, send_wrapper)
+
+    def _resumer(self, begin: Begin, facts: RequestFacts, websocket: bool) -> AsyncLoader:
+        """The load and resume of this request: run at once (eager) or on demand (lazy)."""
+        shared, engine, inline = self.shared, self.engine, self._inline
+
+        async def resume() -> Session:
+            record, unavailable, ending = None, None, None
+            if begin.key is not None:
+                if inline:
+                    record, unavailable = shared.load(begin.key)
+                else:
+                    record, unavailable = await shared.aload(begin.key)
+                if record is None and not unavailable and shared.tombstones:
+                    ending = await shared.aending(begin.key)  # a dead cookie only
+            session = engine.resume(
+                begin,
+                record,
+                facts,
+                read_only=websocket,
+                unavailable=unavailable,
+                ending=ending,
+            )
+            if session.pending_events:
+                await shared.areport(session.pending_events, facts)
+                session.pending_events.clear()
+            return session
+
+        return resume

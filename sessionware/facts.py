@@ -44,13 +44,15 @@ class RequestFacts:
     sec_fetch_site: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Begin:
     """Outcome of :meth:`Engine.begin`.
 
     ``status`` set: answer it and stop.  ``key`` set: load that record.
     ``presented``: a session cookie came with the request (so the response
-    varies on Cookie, and a dead one gets expired).
+    varies on Cookie, and a dead one gets expired).  Not frozen, for the
+    reason :class:`RequestFacts` gives (built on every request with a
+    cookie); treat it as read-only.
     """
 
     status: int | None = None
@@ -59,9 +61,13 @@ class Begin:
     events: tuple[Event, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Commit:
-    """Outcome of :meth:`Engine.commit`: ops to apply, then :meth:`Engine.finish`."""
+    """Outcome of :meth:`Engine.commit`: ops to apply, then :meth:`Engine.finish`.
+
+    Not frozen, like :class:`Begin` (a write builds one per request); treat it
+    as read-only.
+    """
 
     ops: tuple[Op, ...] = ()
     headers: tuple[Header, ...] = ()

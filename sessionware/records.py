@@ -168,9 +168,13 @@ class Create:
     keep_for: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Patch:
     """Change an existing record in place; a missing or expired record stays missing.
+
+    Not frozen: every write request builds one, and a frozen dataclass's
+    ``__init__`` costs about three times a plain one's; backends treat it as
+    read-only.
 
     Applying a patch to a key that does not exist is a no-op (a session
     revoked while a request was in flight is not resurrected; TM-01).  When

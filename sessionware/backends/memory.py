@@ -24,6 +24,13 @@ Stored records are never changed in place: a patch stores a fresh copy.  So
 ``load`` can hand out the stored object itself without copying, and a reader
 never sees a half-applied patch.  One lock guards every structure; the async
 face takes the same lock (critical sections are a few microseconds, no I/O).
+
+Memory (issue #16): only the ``HOT_ENTRIES`` records written or read most
+recently are kept as :class:`~sessionware.records.Record` objects; older
+ones are stored compactly (:class:`Row`: a small tuple around one
+:mod:`marshal` blob instead of an object, three dicts and a str object per
+value), about half the memory.  A compact record is decoded back to an
+equal ``Record`` when it is next read.
 """
 
 from __future__ import annotations
@@ -49,11 +56,14 @@ from ..records import (
     data_size,
     ended,
 )
+from .memory_rows import Row
 
 __all__ = ["MemoryBackend"]
 
 #: Heap entries popped per write; keeps the sweep's cost per request bounded.
 SWEEP_BATCH = 32
+#: Records kept whole (the most recently written or read); the rest are compact.
+HOT_ENTRIES = 1024
 
 
 class MemoryBackend:
@@ -78,7 +88,9 @@ class MemoryBackend:
         self.max_entries = max_entries
         self.max_tombstones = max_tombstones
         self._tombs: OrderedDict[str, Tombstone] = OrderedDict()
-        self._records: dict[str, Record] = {}
+        self._records: dict[str, Record | Row] = {}
+        #: Keys stored as whole Records, oldest first (see HOT_ENTRIES).
+        self._whole: dict[str, None] = {}
         self._handles: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}
         self._heap: list[tuple[float, str]] = []
@@ -92,21 +104,28 @@ class MemoryBackend:
     touches_on_load = True
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        record = self._records.get(key)
-        if record is None or record.expires_at <= now:
+        stored = self._records.get(key)
+        if stored is None or stored.expires_at <= now:
             return None
+        record = self._thaw(key, stored) if isinstance(stored, Row) else stored
         if touch is not None and touch.due(record, now):
             with self._lock:
                 current = self._records.get(key)
-                if current is not record:
-                    return current if current is not None and current.expires_at > now else None
+                if current is None or current.expires_at <= now:
+                    return None
+                if current is not record:  # changed meanwhile: touch what is there now
+                    record = current.record() if isinstance(current, Row) else current
+                    if not touch.due(record, now):
+                        return record
                 record = record.copy()
                 record.last_active = now
                 record.expires_at = touch.deadline(record, now)
                 self._records[key] = record
-                heapq.heappush(self._heap, (record.expires_at, key))
+                self._keep_whole(key)
+                entry = (record.expires_at, key)  # one tuple for both heaps (memory, #16)
+                heapq.heappush(self._heap, entry)
                 if record.user_id is None:
-                    heapq.heappush(self._anon, (record.expires_at, key))
+                    heapq.heappush(self._anon, entry)
         return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -142,7 +161,7 @@ class MemoryBackend:
                 if record is None or record.expires_at <= now:
                     self._remove(key)
                 else:
-                    live.append(record)
+                    live.append(record.record() if isinstance(record, Row) else record)
         live.sort(key=lambda r: r.created_at)
         return live
 
@@ -267,7 +286,7 @@ class MemoryBackend:
         current = self._records.get(op.key)
         if current is None or current.expires_at <= now:
             return False  # the patch fails as missing anyway
-        data = dict(current.data)
+        data = dict((current.record() if isinstance(current, Row) else current).data)
         data.update(op.set)
         for name in op.delete:
             data.pop(name, None)
@@ -277,11 +296,12 @@ class MemoryBackend:
         current = self._records.get(op.key)
         if current is None or current.expires_at <= now:
             return False
-        extra = current.extra
+        base = current.record() if isinstance(current, Row) else current
+        extra = base.extra
         for name, value in op.expect.items():
             if extra.get(name) != value:
                 return False
-        record = current.copy()
+        record = base.copy() if base is current else base
         if op.set:
             record.data.update(op.set)
         for name in op.delete:
@@ -292,26 +312,52 @@ class MemoryBackend:
             record.extra.update(op.extra)
         old_user = current.user_id
         self._records[op.key] = record
+        self._keep_whole(op.key)
         if record.expires_at != current.expires_at:
-            heapq.heappush(self._heap, (record.expires_at, op.key))
+            entry = (record.expires_at, op.key)  # one tuple for both heaps (memory, #16)
+            heapq.heappush(self._heap, entry)
             if record.user_id is None:
-                heapq.heappush(self._anon, (record.expires_at, op.key))
+                heapq.heappush(self._anon, entry)
         if record.user_id != old_user:
             self._unindex_user(old_user, op.key)
             if record.user_id is not None:
                 self._users.setdefault(record.user_id, set()).add(op.key)
         return True
 
+    def _thaw(self, key: str, row: Row) -> Record:
+        """The whole record of a compact one, stored whole again while it is in use."""
+        record = row.record()
+        with self._lock:
+            if self._records.get(key) is row:  # not replaced meanwhile
+                self._records[key] = record
+                self._keep_whole(key)
+        return record
+
+    def _keep_whole(self, key: str) -> None:
+        """Note ``key`` as stored whole; compact the oldest whole one past HOT_ENTRIES."""
+        whole = self._whole
+        whole.pop(key, None)
+        whole[key] = None
+        if len(whole) > HOT_ENTRIES:
+            oldest = next(iter(whole))
+            del whole[oldest]
+            record = self._records.get(oldest)
+            if isinstance(record, Record):
+                self._records[oldest] = Row.of(record) or record
+
     def _store(self, record: Record) -> None:
         self._records[record.key] = record
+        self._keep_whole(record.key)
         self._handles[record.handle] = record.key
-        heapq.heappush(self._heap, (record.expires_at, record.key))
+        entry = (record.expires_at, record.key)  # one tuple for both heaps (memory, #16)
+        heapq.heappush(self._heap, entry)
         if record.user_id is not None:
             self._users.setdefault(record.user_id, set()).add(record.key)
         else:
-            heapq.heappush(self._anon, (record.expires_at, record.key))
+            heapq.heappush(self._anon, entry)
 
     def _remove(self, key: str) -> None:
+        self._whole.pop(key, None)
         record = self._records.pop(key, None)
         if record is None:
             return
@@ -337,7 +383,7 @@ class MemoryBackend:
         victims = live[: max(0, len(live) - limit)]
         for record in victims:
             self._remove(record.key)
-        return victims
+        return [v.record() if isinstance(v, Row) else v for v in victims]
 
     def _sweep(self, now: float, budget: int | None) -> int:
         heap, records = self._heap, self._records

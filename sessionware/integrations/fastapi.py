@@ -48,6 +48,7 @@ from typing import Annotated, Any
 
 from ..endings import explain
 from ..errors import MissingExtra
+from ..lazy import LazySession
 from ..session import Session
 
 try:
@@ -77,13 +78,19 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_session(connection: HTTPConnection) -> Session:
-    """The request's session (``scope["session"]``); anonymous sessions included."""
+async def get_session(connection: HTTPConnection) -> Session:
+    """The request's session (``scope["session"]``); anonymous sessions included.
+
+    Under ``SessionMiddleware(load="lazy")`` this is where the session is read
+    from the store, so routes that do not depend on it cost no store call.
+    """
     session = connection.scope.get("session")
     if session is None:
         raise RuntimeError(
             "no session on this request: add sessionware.SessionMiddleware to the app"
         )
+    if isinstance(session, LazySession):
+        await session.aload()
     return session  # type: ignore[no-any-return]
 
 

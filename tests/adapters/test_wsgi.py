@@ -130,14 +130,14 @@ def test_request_without_cookie_costs_nothing(
     assert "Set-Cookie" not in response.headers
 
 
-def test_valid_cookie_untouched_session_is_one_load_no_apply(
+def test_valid_cookie_untouched_session_costs_no_store_call(
     client: Client, counting: CountingBackend
 ) -> None:
-    """A valid cookie on a handler that ignores the session: exactly one load and no write."""
+    """A valid cookie on a handler that ignores the session: no load and no write (#16)."""
     get(client, "/count")
     counting.calls.clear()
     assert "Set-Cookie" not in get(client, "/").headers
-    assert dict(counting.calls) == {"load": 1}
+    assert dict(counting.calls) == {}
 
 
 def test_session_round_trip_and_hardened_cookie(client: Client) -> None:

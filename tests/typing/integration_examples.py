@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from werkzeug.wrappers import Response
 
-from sessionware import SessionMiddleware
+from sessionware import SessionMiddleware, load_session
 from sessionware.integrations.fastapi import (
     AUTH_RESPONSES,
     SessionAuth,
@@ -32,6 +32,16 @@ async def counter(request: Request) -> JSONResponse:
     request.session["n"] = request.session.get("n", 0) + 1
     return JSONResponse({"n": request.session["n"]})
 
+
+async def lazy_counter(request: Request) -> JSONResponse:
+    session = await load_session(request)  # load="lazy": read only when asked for
+    session["n"] = session.get("n", 0) + 1
+    return JSONResponse({"n": session["n"]})
+
+
+lazy_app = SessionMiddleware(
+    Starlette(routes=[Route("/", lazy_counter)]), secret_keys=[SECRET], load="lazy"
+)
 
 starlette_app = Starlette(
     routes=[Route("/", counter)],
