@@ -39,7 +39,7 @@ from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .facts import Begin, RequestFacts
-from .lazy import AsyncLoader, LazySession
+from .lazy import AsyncLoader, lazy_type, unloaded
 from .records import APPLIED
 from .session import Session
 from .ws_watch import watch
@@ -319,7 +319,8 @@ class SessionMiddleware:
             and (shared.csrf is None or facts.method not in UNSAFE_METHODS)
         ):
             # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
-            session = LazySession(aloader=self._resumer(begin, facts, websocket))
+            lazy = lazy_type(engine.session_type)
+            session = lazy(aloader=self._resumer(begin, facts, websocket))
         else:
             session = await self._resumer(begin, facts, websocket)()
             if (
@@ -346,7 +347,7 @@ class SessionMiddleware:
             if message["type"] != "http.response.start":
                 await send(message)
                 return
-            if type(session) is LazySession:
+            if unloaded(session):
                 # Never loaded, so never used or changed: nothing to commit, nothing touched,
                 # and no Vary (the response does not depend on the session).
                 await send(message)

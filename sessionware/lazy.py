@@ -32,11 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from .session import Session
 
-__all__ = ["LazySession", "load_session"]
+__all__ = ["LazySession", "lazy_type", "load_session", "unloaded"]
 
 Loader = Callable[[], Session]
 AsyncLoader = Callable[[], Awaitable[Session]]
@@ -68,7 +68,7 @@ class LazySession(Session):
     :meth:`_become` copies its state in, then the object's class
     becomes plain :class:`Session` (the layouts are identical: this class
     adds no slots), so a loaded session costs nothing extra and
-    ``type(session) is LazySession`` means "never loaded", which is how the
+    :func:`unloaded` tells "never loaded" (for every twin), which is how the
     adapters skip the commit of a session nobody touched.
 
     Until it loads, the underlying dict holds one entry, a placeholder key
@@ -145,7 +145,9 @@ class LazySession(Session):
             setattr(self, name, getattr(resumed, name))
         dict.clear(self)
         dict.update(self, resumed)
-        object.__setattr__(self, "__class__", Session)
+        # The resumed session's own class (Session, or the app's subclass such as
+        # Flask's): lazy_type() made ours a layout-compatible subclass of it.
+        object.__setattr__(self, "__class__", type(resumed))
 
     # -- every way into the data loads first, then runs as a plain Session -------------
     # (after load() ``self`` is a Session, so each call below dispatches to Session's)
@@ -351,9 +353,43 @@ async def load_session(request: Any) -> Session:
     """
     scope = getattr(request, "scope", request)
     session = scope.get("session")
-    if type(session) is LazySession:
+    if unloaded(session):
         await session.aload()
         return session
     if not isinstance(session, Session):
         raise RuntimeError("no session on this request: add sessionware.SessionMiddleware")
     return session
+
+
+_LAZY_TYPES: dict[type[Session], type[LazySession]] = {Session: LazySession}
+#: Instance attributes of a class body that a twin must not copy.
+_NOT_COPIED = frozenset({"__dict__", "__weakref__", "__slots__", "__module__", "__qualname__"})
+
+
+def lazy_type(base: type[Session]) -> type[LazySession]:
+    """The lazy twin of a session class: it loads like :class:`LazySession`, then is ``base``.
+
+    For ``Session`` it is :class:`LazySession` itself.  For a subclass (Flask's
+    ``FlaskSession`` carries a ``__dict__`` from ``SessionMixin``) the twin is a
+    direct subclass of ``base`` holding :class:`LazySession`'s methods and no
+    slots of its own, so its instances have ``base``'s layout exactly and the
+    class swap on load is allowed.  Twins are made once per class.
+    """
+    twin = _LAZY_TYPES.get(base)
+    if twin is None:
+        body = {k: v for k, v in vars(LazySession).items() if k not in _NOT_COPIED}
+        # Not a LazySession subclass (that would change the layout), but it has
+        # every LazySession method, which is what the adapters call.
+        made = type(f"Lazy{base.__name__}", (base,), {**body, "__slots__": ()})
+        twin = cast("type[LazySession]", made)
+        _LAZY_TYPES[base] = twin
+        _LAZY_CLASSES.add(twin)
+    return twin
+
+
+def unloaded(session: object) -> TypeGuard[LazySession]:
+    """True for a lazy session that has not been read yet (any :func:`lazy_type` twin)."""
+    return type(session) in _LAZY_CLASSES
+
+
+_LAZY_CLASSES: set[type] = {LazySession}

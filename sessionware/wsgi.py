@@ -31,7 +31,7 @@ from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, SessionDataTooLarge
 from .facts import RequestFacts
-from .lazy import LazySession
+from .lazy import lazy_type, unloaded
 from .records import APPLIED
 from .session import Session
 
@@ -184,7 +184,7 @@ class WSGISessionMiddleware:
         session: Session
         if begin.key is not None and found is None and _csrf_free(shared, facts):
             # Read on first access (issue #16): an untouched request costs no store call.
-            session = LazySession(loader=resume)
+            session = lazy_type(engine.session_type)(loader=resume)
         else:
             session = resume()
             if (refusal := shared.forged(facts, session, legacy=found)) is not None:
@@ -201,7 +201,7 @@ class WSGISessionMiddleware:
         ) -> Callable[[bytes], object]:
             if failure:
                 return start_response(status, headers, exc_info)
-            if type(session) is LazySession:
+            if unloaded(session):
                 # Never read, so never used or changed: nothing to commit, nothing touched,
                 # and no Vary (the response does not depend on the session).
                 return start_response(status, headers, exc_info)

@@ -48,7 +48,7 @@ from typing import Annotated, Any
 
 from ..endings import explain
 from ..errors import MissingExtra
-from ..lazy import LazySession
+from ..lazy import unloaded
 from ..session import Session
 
 try:
@@ -89,9 +89,9 @@ async def get_session(connection: HTTPConnection) -> Session:
         raise RuntimeError(
             "no session on this request: add sessionware.SessionMiddleware to the app"
         )
-    if isinstance(session, LazySession):
+    if unloaded(session):
         await session.aload()
-    return session  # type: ignore[no-any-return]
+    return session
 
 
 #: The session, as a dependency: ``async def view(session: SessionDep)``.

@@ -32,10 +32,8 @@ def make_app(settings: dict[str, Any] | None = None, **kwargs: Any) -> flask.Fla
         return {
             "data": dict(flask.session),
             "user": flask.session.user_id,  # type: ignore[attr-defined]
-            # "Session" for any sessionware session (a lazily loaded one is a subclass, #16).
-            "kind": "Session"
-            if isinstance(flask.session._get_current_object(), Session)  # type: ignore[attr-defined]
-            else type(flask.session._get_current_object()).__name__,  # type: ignore[attr-defined]
+            # Read after dict() above loaded it: a lazy session then is its own class (#16).
+            "kind": type(flask.session._get_current_object()).__name__,  # type: ignore[attr-defined]
         }
 
     @app.post("/count")
