@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import in_ci
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 SECONDS = int(os.environ.get("SESSIONWARE_FUZZ_SECONDS", "15"))
@@ -26,7 +28,7 @@ def _need_atheris() -> None:
     try:
         import atheris  # noqa: F401
     except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail("CI=true and atheris is not installed (pip install -e '.[dev]')")
         pytest.skip("!!! atheris is not installed: the fuzz harnesses did not run")
 
