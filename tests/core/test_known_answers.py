@@ -19,15 +19,20 @@ from sessionware.cookies import MAX_COOKIE, CookieWriter, read_session_cookies
 from sessionware.ids import STORE_SALT, IdCodec
 
 SID = "A" * 43
-CODEC = IdCodec([b"k" * 32, b"o" * 32])
+
+
+def _codec() -> IdCodec:
+    # Built inside each test: an object built at import would escape mutation testing.
+    return IdCodec([b"k" * 32, b"o" * 32])
 
 
 def test_storage_key_known_answer() -> None:
     """The storage key of a fixed ID under fixed secrets is these 64 hex digits, per key."""
-    assert CODEC.storage_key(SID) == (
+    codec = _codec()
+    assert codec.storage_key(SID) == (
         "e206f1732fc96fb0d442a0e00361b381fa3632622cde318d0285e6d5d838c1cc"
     )
-    assert CODEC.storage_key(SID, 1) == (
+    assert codec.storage_key(SID, 1) == (
         "e951d4175af0d295b7ffbd0455e638d95782c12f69b34932231c31f25b2a893a"
     )
 
@@ -39,13 +44,14 @@ def test_storage_key_is_the_documented_derivation() -> None:
     ).derive_key()
     expected = hashlib.blake2b(SID.encode(), key=key, digest_size=32).hexdigest()
     assert STORE_SALT == b"sessionware.storage-key"
-    assert CODEC.storage_key(SID) == expected
+    assert _codec().storage_key(SID) == expected
 
 
 def test_signature_known_answer() -> None:
     """The cookie value of a fixed ID is this exact signed string (itsdangerous format)."""
-    assert CODEC.sign(SID) == SID + "._B0sG1ZQ-0vub4HQwMy1crwW-eqJvatmkg1O3zqXc10"
-    assert CODEC.unsign(CODEC.sign(SID)) == (SID, 0)
+    codec = _codec()
+    assert codec.sign(SID) == SID + "._B0sG1ZQ-0vub4HQwMy1crwW-eqJvatmkg1O3zqXc10"
+    assert codec.unsign(codec.sign(SID)) == (SID, 0)
 
 
 def test_a_codec_needs_a_secret() -> None:

@@ -194,7 +194,8 @@ def test_untrusted_or_missing_peers_are_the_client() -> None:
     untrusted = RESOLVER.resolve("198.51.100.1", "http", "h", forwarded_for="203.0.113.5")
     assert untrusted == Resolved("198.51.100.1", "http", "h")
     assert RESOLVER.resolve(None, "http", "h", forwarded_for="203.0.113.5").client is None
-    assert RESOLVER.resolve("not-an-ip", "http", "h", forwarded_for="203.0.113.5") == Resolved(
+    fresh = ClientResolver(["10.0.0.0/8"])  # its trust cache starts empty
+    assert fresh.resolve("not-an-ip", "http", "h", forwarded_for="203.0.113.5") == Resolved(
         "not-an-ip", "http", "h"
     )
     nobody = ClientResolver()
@@ -218,3 +219,17 @@ def test_the_trusted_peer_cache_is_bounded() -> None:
     """The per-address trust cache holds at most 1024 entries (bounded memory, AN-06)."""
     info = ClientResolver(["10.0.0.0/8"]).trusted.cache_info()  # type: ignore[attr-defined]
     assert info.maxsize == 1024
+
+
+def test_quoted_forwarded_values_lose_only_their_quotes() -> None:
+    """Only the double quotes around a Forwarded value go: a host may start or end in X."""
+    header = 'for="198.51.100.211";host="X.example.X"'
+    resolved = ClientResolver(["10.0.0.0/8"]).resolve(PROXY, "http", "i", forwarded=header)
+    assert resolved == Resolved("198.51.100.211", "http", "X.example.X")
+
+
+def test_ipv4_hops_parse_as_ipv4() -> None:
+    """Dotted IPv4 hops (never seen before in this process) are addresses, not garbage."""
+    resolver = ClientResolver(["10.0.0.0/8"])
+    resolved = resolver.resolve(PROXY, "http", "h", forwarded_for="203.0.113.217, 10.9.8.7")
+    assert resolved.client == "203.0.113.217"
