@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import apps
+from . import apps, bare_redis
 
 SECRET = "bench-secret-" + "k" * 40
 REDIS_URL = os.environ.get("SESSIONWARE_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -297,6 +297,12 @@ def redis_backend(env: Env) -> Any:
     return RedisBackend(env.redis_url, prefix=f"{env.run_id}:sw:")
 
 
+def redis_cached_backend(env: Env) -> Any:
+    from sessionware.backends.redis import RedisBackend
+
+    return RedisBackend(env.redis_url, prefix=f"{env.run_id}:swc:", client_cache=True)
+
+
 def sqlite_backend(env: Env) -> Any:
     from sessionware.backends.sql import SQLBackend
 
@@ -400,6 +406,16 @@ CONTENDERS: tuple[Contender, ...] = (
         quick=True,
         store="redis",
     ),
+    Contender(
+        "redis-bare",
+        "asgi",
+        "peer",
+        bare_redis.asgi_factory(Built, _scope_session, _adelete_prefix),
+        ("redis",),
+        ("redis",),
+        quick=True,
+        store="redis",
+    ),
     Contender("sessionware-memory", "asgi", SW, _sessionware_asgi(memory_backend), quick=True),
     Contender(
         "sessionware-redis",
@@ -409,6 +425,15 @@ CONTENDERS: tuple[Contender, ...] = (
         ("sessionware.backends.redis", "redis"),
         ("redis",),
         quick=True,
+        store="redis",
+    ),
+    Contender(
+        "sessionware-redis-cached",
+        "asgi",
+        SW,
+        _sessionware_asgi(redis_cached_backend),
+        ("sessionware.backends.redis", "redis"),
+        ("redis",),
         store="redis",
     ),
     Contender(
@@ -457,6 +482,16 @@ CONTENDERS: tuple[Contender, ...] = (
         "peer",
         _flask_session_redis,
         ("flask", "flask_session", "redis"),
+        ("redis",),
+        quick=True,
+        store="redis",
+    ),
+    Contender(
+        "flask-redis-bare",
+        "wsgi",
+        "peer",
+        bare_redis.wsgi_factory(Built, _delete_prefix),
+        ("flask", "redis"),
         ("redis",),
         quick=True,
         store="redis",

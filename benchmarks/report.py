@@ -160,7 +160,7 @@ def extras_text(results: dict[str, Any]) -> str:
             f" -X importtime {imports['importtime_ms']:.0f} ms;"
             f"slowest self ms: {slow}"
         )
-    for section in ("guard", "tokens"):
+    for section in ("guard", "tokens", "stores"):
         data = results.get(section)
         if data:
             text = ", ".join(

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import contenders as registry
-from . import extras, imports, inprocess, overhttp, report, roundtrips, scale, targets
+from . import extras, imports, inprocess, overhttp, report, roundtrips, scale, stores, targets
 from .contenders import CONTENDERS, FLOORS, Contender, Env, unavailable
 
-SECTIONS = ("inprocess", "roundtrips", "http", "scale", "tokens", "guard", "import")
+SECTIONS = ("inprocess", "roundtrips", "http", "scale", "tokens", "guard", "stores", "import")
 QUICK_HTTP = ("starlette", "sessionware-memory", "flask", "sessionware-wsgi-memory")
 
 
@@ -260,7 +260,8 @@ def _run_sections(
         progress.add(1)
         results["scale"] = scale.run(sizes)
         progress.tick("scale")
-    for name, function in (("tokens", extras.tokens), ("guard", extras.guard)):
+    measures = (("tokens", extras.tokens), ("guard", extras.guard), ("stores", stores.measure))
+    for name, function in measures:
         if name in sections:
             progress.add(1)
             data, reason = function(quick)

@@ -199,4 +199,6 @@ CHECKS: tuple[Callable[[dict[str, Any]], Target], ...] = (
 
 def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Every target with what was measured and whether it is met (None: not measured)."""
-    return [asdict(check(results)) for check in CHECKS]
+    from .stores import CHECKS as STORE_CHECKS  # issue #16's Redis targets
+
+    return [asdict(check(results)) for check in (*CHECKS, *STORE_CHECKS)]

@@ -1,10 +1,11 @@
 """What the ASGI and WSGI adapters share: construction, reporting, canned replies.
 
 The guard hooks live here too, so each adapter calls them in a line or two:
-:meth:`Shared.blocked` before the engine runs, :meth:`Shared.forged` once
-the session is known, :meth:`Shared.flooded` before a commit's ops are
-applied, and :meth:`Shared.report` (which feeds every bad event to the
-guard) wherever events come out.
+:meth:`Shared.blocked` once the engine screened the cookie (it refuses only
+a blocked client's *failing* credential), :meth:`Shared.forged` once the
+session is known, :meth:`Shared.forged_login` and :meth:`Shared.admit`
+before a commit's ops are applied, and :meth:`Shared.report` (which feeds
+every forged credential to the guard) wherever events come out.
 """
 
 from __future__ import annotations
@@ -12,26 +13,31 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .config import SessionConfig
-from .core import Commit, Engine, RequestFacts
+from .cookies import read_session_cookies
+from .core import Begin, Commit, Engine, RequestFacts
 from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS, CsrfPolicy
-from .defences.guard import Guard
-from .errors import BackendError, ConfigError
-from .events import Event, EventSink, emit
-from .records import Create, Record, Touch
+from .defences.flood import CreationLedger
+from .defences.guard import COUNTED, PRESENTED, Guard
+from .endings import Ending
+from .errors import BackendError, ConfigError, StoreFull
+from .events import Event, EventSink, down_detail, emit
+from .records import Create, Delete, Record, Touch
 from .session import Session
 
 if TYPE_CHECKING:
+    from .backends.base import TombstoneBackend
     from .migration import Found, Migrator
     from .tokens.service import TokenService
     from .tokens.transport import BearerGate
 
-__all__ = ["Refusal", "Shared", "build"]
+__all__ = ["Refusal", "Shared", "build", "merge_vary", "store_event"]
 
 log = logging.getLogger("sessionware")
 
@@ -48,6 +54,27 @@ class Refusal(NamedTuple):
     status: int
     body: bytes
     retry_after: int | None = None
+    #: Extra response headers (a deletion cookie for a refused stale cookie).
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def merge_vary(value: str | None) -> str:
+    """``Vary`` with ``Cookie`` added once: merged into the app's own value, never doubled."""
+    if not value or not value.strip():
+        return "Cookie"
+    names = {part.strip().lower() for part in value.split(",")}
+    if "cookie" in names or "*" in names:
+        return value
+    return f"{value}, Cookie"
+
+
+def store_event(exc: BackendError, client: str | None, detail: dict[str, str]) -> Event:
+    """The event of a failed write: ``store_full`` when memory refused, else ``backend_down``.
+
+    ``detail`` is the store's address and the cause (:meth:`Shared.down`).
+    """
+    kind = "store_full" if isinstance(exc, StoreFull) else "backend_down"
+    return Event(kind, client, detail=detail)
 
 
 class Shared:
@@ -60,8 +87,10 @@ class Shared:
         "csrf",
         "engine",
         "guard",
+        "ledger",
         "legacy",
         "on_event",
+        "tombstones",
         "touch",
     )
 
@@ -78,46 +107,91 @@ class Shared:
         self.on_event = config.on_event
         #: Legacy signed-cookie migration (``migrate_from=``), or None.
         self.legacy = legacy
-        self.clients = ClientResolver(config.trusted_proxies)
+        self.clients = ClientResolver(config.trusted_proxies, on_event=config.on_event)
         self.guard = None if config.guard is None else Guard(config.guard, self.engine.clock)
+        self.ledger = None if config.guard is None else CreationLedger(config.guard)
         self.csrf = CsrfPolicy(config.allowed_origins) if config.csrf else None
         #: Slide expiry inside the read when the backend can (one round trip).
         self.touch: Touch | None = None
-        if _accepts_touch(backend):
+        # A sliding persistent cookie must be re-sent when the expiry slides, which
+        # the planner does at its touch; a touch inside the read would hide it.
+        if config.cookie_lifetime == "remember" and _accepts_touch(backend):
             self.touch = Touch(config.touch_s, config.idle_s, config.remember_s)
+        #: The backend says why sessions ended (optional capability): read only
+        #: for a verified cookie whose record is gone, never for a live one.
+        self.tombstones = bool(getattr(backend, "keeps_tombstones", False))
+        self.engine.tombstones = self.tombstones
 
-    def load(self, key: str) -> tuple[Record | None, bool]:
-        """``(record, unavailable)``: the stored session, read on the sync face."""
+    def down(self, error: BaseException) -> dict[str, str]:
+        """What a ``backend_down`` event says: this store's address and the cause."""
+        return down_detail(error, self.backend)
+
+    def load(self, key: str) -> tuple[Record | None, dict[str, str] | None]:
+        """``(record, unavailable)``: the stored session, read on the sync face.
+
+        ``unavailable`` is None, or the ``backend_down`` detail when the store failed.
+        """
         now = self.engine.clock()
         try:
             if self.touch is None:
-                return self.backend.load(key, now), False
-            return self.backend.load(key, now, self.touch), False  # type: ignore[call-arg]
-        except BackendError:
-            return None, True
+                return self.backend.load(key, now), None
+            return self.backend.load(key, now, self.touch), None  # type: ignore[call-arg]
+        except BackendError as exc:
+            return None, self.down(exc)
 
-    async def aload(self, key: str) -> tuple[Record | None, bool]:
+    async def aload(self, key: str) -> tuple[Record | None, dict[str, str] | None]:
         """``(record, unavailable)``: the stored session, read on the async face."""
         now = self.engine.clock()
         try:
             if self.touch is None:
-                return await self.backend.aload(key, now), False
-            return await self.backend.aload(key, now, self.touch), False  # type: ignore[call-arg]
+                return await self.backend.aload(key, now), None
+            return await self.backend.aload(key, now, self.touch), None  # type: ignore[call-arg]
+        except BackendError as exc:
+            return None, self.down(exc)
+
+    def ending(self, key: str) -> Ending | None:
+        """The tombstone at ``key`` and, for a rotation, the live successor (sync face)."""
+        backend = cast("TombstoneBackend", self.backend)
+        now = self.engine.clock()
+        try:
+            tomb = backend.load_ending(key, now)
+            if tomb is None or tomb.reason != "rotated":
+                return None if tomb is None else Ending(tomb)
+            successor = None if tomb.successor is None else self.backend.load(tomb.successor, now)
+            if successor is None and tomb.renewal:  # renewed again since: same handle
+                successor = self.backend.load_handle(tomb.handle, now)
+            return Ending(tomb, successor)
         except BackendError:
-            return None, True
+            return None
+
+    async def aending(self, key: str) -> Ending | None:
+        """:meth:`ending` on the async face."""
+        backend = cast("TombstoneBackend", self.backend)
+        now = self.engine.clock()
+        try:
+            tomb = await backend.aload_ending(key, now)
+            if tomb is None or tomb.reason != "rotated":
+                return None if tomb is None else Ending(tomb)
+            successor = None
+            if tomb.successor is not None:
+                successor = await self.backend.aload(tomb.successor, now)
+            if successor is None and tomb.renewal:
+                successor = await self.backend.aload_handle(tomb.handle, now)
+            return Ending(tomb, successor)
+        except BackendError:
+            return None
 
     def report(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
         """Send events to the security logger and the callback, and count the bad ones.
 
-        ``facts`` lets the guard count a stale cookie repeated by parallel
+        ``facts`` lets the guard count one forged value repeated by parallel
         requests once (a salted in-process hash; the value is never stored).
         """
         events = tuple(events)
         for event in events:
             emit(event, self.on_event)
-        if self.guard is not None:
-            repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
-            for alarm in self.guard.observe(events, repeat):
+        if self.guard is not None and any(e.kind in COUNTED for e in events):
+            for alarm in self.guard.observe(events, self._credential(facts)):
                 emit(alarm, self.on_event)
 
     async def areport(self, events: Iterable[Event], facts: RequestFacts | None = None) -> None:
@@ -125,10 +199,16 @@ class Shared:
         events = tuple(events)
         for event in events:
             emit(event, self.on_event)
-        if self.guard is not None:
-            repeat = hash(facts.cookie) if facts is not None and facts.cookie else None
-            for alarm in await self.guard.aobserve(events, repeat):
+        if self.guard is not None and any(e.kind in COUNTED for e in events):
+            for alarm in await self.guard.aobserve(events, self._credential(facts)):
                 emit(alarm, self.on_event)
+
+    def _credential(self, facts: RequestFacts | None) -> int | None:
+        """A salted in-process hash of the presented session cookie value (never stored)."""
+        if facts is None or not facts.cookie:
+            return None
+        values = read_session_cookies(facts.cookie, self.config.cookie_name)
+        return hash(values[0]) if len(values) == 1 else None
 
     def token_sink(self, service_sink: EventSink | None) -> EventSink | None:
         """The ``on_event`` for the bearer gate: the config's callback, plus the guard.
@@ -144,7 +224,7 @@ class Shared:
         def sink(event: Event) -> None:
             if callback is not None and callback is not service_sink:
                 callback(event)
-            for alarm in guard.observe((event,)):
+            for alarm in guard.observe((event,), PRESENTED.get()):
                 emit(alarm, callback)
 
         return sink
@@ -158,8 +238,11 @@ class Shared:
         gate = bearer_gate(
             tokens, transport, self.report, self.token_sink(getattr(tokens, "on_event", None))
         )
+        if gate is not None and self.guard is not None:
+            gate.blocked = self.guard.retry_after
         if tokens is not None and self.guard is not None:
             tokens.add_observer(self.refresh_observer)
+            tokens.blocked = self.guard.retry_after
         return gate
 
     def refresh_observer(self, event: Event) -> None:
@@ -173,16 +256,27 @@ class Shared:
             event.kind == "token_invalid" and event.detail.get("token") == "refresh"
         )
         if refresh and self.guard is not None:
-            for alarm in self.guard.observe((event,)):
+            for alarm in self.guard.observe((event,), PRESENTED.get()):
                 emit(alarm, self.on_event)
 
-    def blocked(self, facts: RequestFacts) -> Refusal | None:
-        """429 for a client the guard blocked; runs before the engine and the backend."""
+    def blocked(self, facts: RequestFacts, begin: Begin) -> Refusal | None:
+        """429 for a blocked client's cookie that failed verification (AN-01).
+
+        Only a bad signature is refused: a request with a valid cookie, a
+        stale one, or none at all passes whatever its client did.  The reply
+        expires the presented cookie, so a browser holding one signed with a
+        retired key recovers on its next request.  Runs before the backend.
+        """
         guard = self.guard
-        if guard is None:
+        if guard is None or not begin.events:
+            return None
+        if not any(event.kind == "bad_signature" for event in begin.events):
             return None
         wait = guard.retry_after(facts.client)
-        return Refusal(*TOO_MANY, wait) if wait else None
+        if not wait:
+            return None
+        headers = (("set-cookie", self.engine.cookies.delete()), ("cache-control", "no-store"))
+        return Refusal(*TOO_MANY, wait, headers)
 
     def forged(
         self,
@@ -210,17 +304,44 @@ class Shared:
         self.report([event])
         return Refusal(*FORBIDDEN)
 
-    def flooded(self, commit: Commit, facts: RequestFacts) -> Refusal | None:
-        """429 instead of applying a commit that creates sessions past the client's limit."""
-        if self.guard is None:
+    def forged_login(self, facts: RequestFacts, session: Session) -> Refusal | None:
+        """403 for a cross-site unsafe request whose handler called ``login()`` (CS-01).
+
+        Login CSRF signs the victim's browser in as the attacker; it needs no
+        prior session, so this check runs at commit, whatever :meth:`forged`
+        decided before the app ran.  Nothing is stored.
+        """
+        csrf = self.csrf
+        if csrf is None or session.pending_login is None or facts.method not in UNSAFE_METHODS:
             return None
-        creations = sum(isinstance(op, Create) and op.replaces is None for op in commit.ops)
-        if not creations:
+        event = csrf.check(facts)
+        if event is None:
             return None
-        wait, event = self.guard.admit(facts.client, creations)
+        self.report([event])
+        return Refusal(*FORBIDDEN)
+
+    def admit(self, commit: Commit, facts: RequestFacts) -> Commit:
+        """``commit``, plus the deletion of its client's oldest anonymous sessions past the limit.
+
+        Never a refusal: see :mod:`sessionware.defences.flood`.  Logins and
+        rotations are not counted.
+        """
+        ledger = self.ledger
+        if ledger is None:
+            return commit
+        keys = [
+            op.record.key
+            for op in commit.ops
+            if isinstance(op, Create) and op.replaces is None and op.record.user_id is None
+        ]
+        if not keys:
+            return commit
+        victims, event = ledger.admit(facts.client, keys, self.engine.clock())
         if event is not None:
             self.report([event])
-        return Refusal(*TOO_MANY, wait) if wait else None
+        if not victims:
+            return commit
+        return replace(commit, ops=(*commit.ops, *(Delete(key) for key in victims)))
 
 
 def _accepts_touch(backend: Backend) -> bool:
@@ -232,6 +353,16 @@ def _accepts_touch(backend: Backend) -> bool:
     except (TypeError, ValueError):
         return False
     return all("touch" in face.parameters for face in faces)
+
+
+#: The Starlette keyword that restores each native default the profile relaxes.
+STARLETTE_RESTORE = {
+    "idle_timeout": "max_age=1800",
+    "absolute_timeout": "absolute_timeout=43200",
+    "cookie_name": "session_cookie='__Host-session' with https_only=True",
+    "secure": "https_only=True",
+    "cookie_lifetime": "max_age=None",
+}
 
 
 def build(
@@ -248,16 +379,17 @@ def build(
     (:mod:`sessionware.migration`), imported only when such keywords arrive.
     """
     legacy: dict[str, Any] = {
-        k: fields.pop(k) for k in ("migrate_from", "legacy_secret") if k in fields
+        k: fields.pop(k) for k in ("migrate_from", "legacy_secret", "legacy_store") if k in fields
     }
     if fields:
-        from .keywords import STARLETTE_KEYWORDS, translate
+        from .keywords import STARLETTE_KEYWORDS, log_relaxed, relaxed, translate
 
         if fields.keys() & STARLETTE_KEYWORDS:
             if legacy.get("migrate_from") is not None and legacy.get("legacy_secret") is None:
                 # The usual switch keeps the old secret: it verifies the old cookies.
                 legacy["legacy_secret"] = fields.get("secret_key")
             fields = translate(fields)
+            log_relaxed("Starlette", relaxed(fields, STARLETTE_RESTORE))
     if config is not None and fields:
         raise ConfigError(f"pass either config= or config fields, not both (got {sorted(fields)})")
     if config is None:
@@ -265,9 +397,17 @@ def build(
             config = SessionConfig(**fields)
         except TypeError as exc:
             raise ConfigError(str(exc)) from exc
+    if not config.secure:
+        from .plain_http import NATIVE_SPELLING, secure_notice
+
+        log.warning("%s", secure_notice(NATIVE_SPELLING, config.cookie_name))
     migrator = None
     if legacy:
         from .migration import migrator_from_fields
 
-        migrator = migrator_from_fields(legacy, config)
+        migrator = migrator_from_fields(legacy, config, config.codec == "tagged")
+    if backend is None or isinstance(backend, MemoryBackend):
+        from .deployment import warn_memory_backend
+
+        warn_memory_backend()
     return Shared(config, backend if backend is not None else MemoryBackend(), clock, migrator)

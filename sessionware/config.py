@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from .errors import ConfigError
-from .ids import SIGNED_LENGTH
+from .ids import SIGNED_LENGTH, fingerprint
 
 if TYPE_CHECKING:
     from .events import Event
@@ -26,6 +26,10 @@ Duration = float | int | timedelta
 SameSite = Literal["lax", "strict", "none"]
 UrlIdPolicy = Literal["reject", "ignore"]
 Binding = Literal["off", "log", "revoke"]
+StaleReuse = Literal["log", "revoke"]
+Secure = bool | Literal["auto"]
+CookieLifetime = Literal["remember", "sliding", "always"]
+Codec = Literal["json", "tagged"]
 
 #: RFC 6265bis §5.5: user agents cap Max-Age/Expires at 400 days.
 MAX_COOKIE_AGE = 400 * 24 * 3600
@@ -47,6 +51,15 @@ def as_seconds(name: str, value: Duration | None, *, optional: bool = False) -> 
     return seconds
 
 
+def _or_zero(name: str, value: Duration) -> float | None:
+    """:func:`as_seconds`, also accepting 0 (the feature off)."""
+    if isinstance(value, timedelta) and not value:
+        return 0.0
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    return as_seconds(name, value)
+
+
 def normalize_origin(origin: str) -> str | None:
     """``scheme://host[:port]`` lowercased, default port dropped; None if not an origin.
 
@@ -62,6 +75,12 @@ def normalize_origin(origin: str) -> str | None:
     if rest.endswith(default):
         rest = rest[: -len(default)]
     return f"{scheme}://{rest}"
+
+
+def _wildcard(normal: str) -> bool:
+    """``https://*.example.com`` shapes: one ``*`` as the whole leftmost label, a dotted rest."""
+    _, _, rest = normal.partition("://")
+    return rest.startswith("*.") and "*" not in rest[1:] and "." in rest[2:]
 
 
 class SharedCounter(Protocol):
@@ -90,11 +109,16 @@ class GuardConfig:
     its stale cookie on a burst of parallel requests, and repeats of one value
     count once (AN-01).  ``SessionConfig(guard=None)`` turns the guard off.
 
-    :param bad_limit: bad events (forged, unknown, expired, URL-borne IDs,
-        duplicate cookies, invalid tokens) one client may cause per ``bad_window``.
-    :param block_for: how long a client past ``bad_limit`` is answered 429.
-    :param create_limit: new sessions (anonymous or login) per client per
-        ``create_window``; beyond it the response is 429 and nothing is stored.
+    :param bad_limit: forged credentials (a bad signature on a cookie of our
+        shape, an invalid bearer token, a refused refresh token) one client may
+        present per ``bad_window``; each distinct value counts once.
+    :param block_for: how long a client past ``bad_limit`` has its *failing*
+        credentials answered 429 (valid or absent credentials always pass).
+    :param create_limit: anonymous sessions one client address holds; past
+        it that client's oldest anonymous sessions are evicted (never a 429;
+        logins are never limited here).  Raise it for many users behind one
+        address (an office NAT, a carrier's CGNAT).
+    :param create_window: at most one ``flood`` event per client per window.
     :param max_clients: entries per table (counters, blocks); the oldest go
         first, so memory stays bounded under address-cycling floods (AN-06).
     :param ipv6_prefix: IPv6 clients are counted per network of this size,
@@ -153,7 +177,10 @@ class SessionConfig:
 
     secret_keys: Sequence[str | bytes] = ()
     cookie_name: str = "__Host-session"
-    secure: bool = True
+    #: ``True`` always; ``"auto"``: exactly when the request arrived over HTTPS
+    #: (its scheme, or a trusted proxy's), as the Starlette and Flask profiles
+    #: need; ``False`` never (plain-HTTP development).
+    secure: Secure = True
     http_only: bool = True
     same_site: SameSite = "lax"
     path: str = "/"
@@ -166,7 +193,8 @@ class SessionConfig:
     touch_interval: Duration = 60
     url_id_policy: UrlIdPolicy = "reject"
     max_data_bytes: int = 64 * 1024
-    max_sessions_per_user: int | None = None
+    #: Finite by default so one account cannot fill the store; the oldest go first.
+    max_sessions_per_user: int | None = 100
     binding: Binding = "log"
     trusted_proxies: Sequence[str] = ()
     #: Send ``Clear-Site-Data`` on logout (CK-08); off by default because it
@@ -180,6 +208,25 @@ class SessionConfig:
     csrf: bool = True
     #: Origins besides the request's own allowed to send unsafe requests.
     allowed_origins: Sequence[str] = ()
+    #: How long an ID replaced by a periodic renewal (``renew_interval``) still
+    #: serves its successor, so requests already in flight are not signed out
+    #: (FX-07).  Never applies after ``login()``/``regenerate()``.
+    rotation_grace: Duration = 5
+    #: A rotated-out ID presented after the grace window: ``"log"`` raises
+    #: ``stale_reuse``; ``"revoke"`` also ends the successor session.
+    on_stale_reuse: StaleReuse = "log"
+    #: The longest a tombstone (why a signed-in session ended) is kept; 0 keeps none.
+    tombstone_timeout: Duration = 7 * 24 * 3600
+    #: Which cookies persist: ``"remember"`` (remember-me ones, until their
+    #: absolute limit), ``"sliding"`` (remember-me ones, Max-Age following the
+    #: sliding expiry: Flask's permanent sessions) or ``"always"`` (every
+    #: session, sliding: Starlette's ``max_age``).
+    cookie_lifetime: CookieLifetime = "remember"
+    #: Send the CHIPS ``Partitioned`` attribute (requires Secure).
+    partitioned: bool = False
+    #: ``"tagged"`` stores tuples, bytes, datetimes, UUIDs and Markup as Flask's
+    #: tagged JSON does (still JSON text, never pickle).
+    codec: Codec = "json"
 
     idle_s: float = field(init=False, repr=False, compare=False)
     absolute_s: float = field(init=False, repr=False, compare=False)
@@ -187,6 +234,8 @@ class SessionConfig:
     remember_absolute_s: float = field(init=False, repr=False, compare=False)
     renew_s: float | None = field(init=False, repr=False, compare=False)
     touch_s: float = field(init=False, repr=False, compare=False)
+    grace_s: float = field(init=False, repr=False, compare=False)
+    tombstone_s: float = field(init=False, repr=False, compare=False)
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -231,6 +280,12 @@ class SessionConfig:
         )
         set_(self, "renew_s", as_seconds("renew_interval", self.renew_interval, optional=True))
         set_(self, "touch_s", as_seconds("touch_interval", self.touch_interval))
+        set_(self, "grace_s", _or_zero("rotation_grace", self.rotation_grace))
+        set_(self, "tombstone_s", _or_zero("tombstone_timeout", self.tombstone_timeout))
+        if self.on_stale_reuse not in ("log", "revoke"):
+            raise ConfigError(
+                f"on_stale_reuse must be 'log' or 'revoke', got {self.on_stale_reuse!r}"
+            )
         self._check_timeouts()
         self._check_cookie()
         if self.url_id_policy not in ("reject", "ignore"):
@@ -256,12 +311,33 @@ class SessionConfig:
         origins = []
         for origin in self.allowed_origins:
             normal = normalize_origin(origin)
+            if normal is not None and "*" in normal and not _wildcard(normal):
+                raise ConfigError(
+                    f"allowed_origins: {origin!r}: a wildcard must be the leftmost label, "
+                    "as in 'https://*.example.com'"
+                )
             if normal is None:
                 raise ConfigError(
                     f"allowed_origins: {origin!r} is not an origin like 'https://example.com'"
                 )
             origins.append(normal)
         set_(self, "allowed_origins", tuple(origins))
+
+    def __repr__(self) -> str:
+        """Every field, with the secret keys shown as fingerprints only (never in clear)."""
+        parts = []
+        for f in fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "secret_keys":
+                prints = ", ".join(fingerprint(k) for k in self.secrets)
+                parts.append(f"secret_keys=<{len(self.secrets)} key(s): {prints}>")
+            else:
+                parts.append(f"{f.name}={value!r}")
+        return f"SessionConfig({', '.join(parts)})"
+
+    __str__ = __repr__
 
     def _check_timeouts(self) -> None:
         if self.idle_s > self.absolute_s:
@@ -295,13 +371,26 @@ class SessionConfig:
             raise ConfigError(
                 f"same_site must be 'lax', 'strict' or 'none', got {self.same_site!r}"
             )
-        if self.same_site == "none" and not self.secure:
+        if self.secure not in (True, False, "auto"):
+            raise ConfigError(f"secure must be True, False or 'auto', got {self.secure!r}")
+        if self.same_site == "none" and self.secure is not True:
             raise ConfigError("same_site='none' requires secure=True (browsers drop it otherwise)")
+        if self.partitioned and self.secure is not True:
+            raise ConfigError(
+                "partitioned=True requires secure=True (CHIPS cookies must be Secure)"
+            )
+        if self.cookie_lifetime not in ("remember", "sliding", "always"):
+            raise ConfigError(
+                "cookie_lifetime must be 'remember', 'sliding' or 'always', "
+                f"got {self.cookie_lifetime!r}"
+            )
+        if self.codec not in ("json", "tagged"):
+            raise ConfigError(f"codec must be 'json' or 'tagged', got {self.codec!r}")
         lowered = name.lower()
         if lowered.startswith("__host-"):
             if not name.startswith("__Host-"):
                 raise ConfigError(f"cookie_name {name!r}: write the prefix exactly as '__Host-'")
-            if not self.secure:
+            if self.secure is not True:
                 raise ConfigError(
                     "a '__Host-' cookie requires secure=True; for plain-HTTP development use "
                     "a name without the prefix, e.g. cookie_name='session', secure=False"
@@ -313,7 +402,7 @@ class SessionConfig:
         elif lowered.startswith("__secure-"):
             if not name.startswith("__Secure-"):
                 raise ConfigError(f"cookie_name {name!r}: write the prefix exactly as '__Secure-'")
-            if not self.secure:
+            if self.secure is not True:
                 raise ConfigError("a '__Secure-' cookie requires secure=True")
         if not self.path.startswith("/"):
             raise ConfigError(f"path must start with '/', got {self.path!r}")

@@ -12,6 +12,11 @@ Writing uses werkzeug's ``dump_cookie``, and only when the cookie value
 changes (a new, rotated or ended session), so it stays off the read path.
 SameSite is always explicit (CK-03); deletions repeat Path, Domain, Secure
 and SameSite so the browser matches and drops the same cookie (CK-05).
+
+``secure="auto"`` (the Starlette and Flask profiles) decides per request:
+the writer builds the Secure form as always and :meth:`CookieWriter.plain`
+drops ``Secure`` (and ``Partitioned``, which requires it) for a request that
+arrived over plain HTTP, so the native ``secure=True`` path costs nothing more.
 """
 
 from __future__ import annotations
@@ -55,11 +60,13 @@ def dump_cookie(*args: Any, **kwargs: Any) -> str:
 class CookieWriter:
     """Builds the session's ``Set-Cookie`` values from a config."""
 
-    __slots__ = ("_config", "_deletion")
+    __slots__ = ("_config", "_deletion", "auto")
 
     def __init__(self, config: SessionConfig) -> None:
         self._config = config
         self._deletion: str | None = None
+        #: True when Secure depends on the request's scheme (``secure="auto"``).
+        self.auto = config.secure == "auto"
 
     def set(self, value: str, *, max_age: float | None) -> str:
         """A cookie carrying ``value``; persistent only when ``max_age`` is given (CK-04)."""
@@ -72,9 +79,10 @@ class CookieWriter:
             max_age=max_age,
             path=cfg.path,
             domain=cfg.domain,
-            secure=cfg.secure,
+            secure=bool(cfg.secure),
             httponly=cfg.http_only,
             samesite=cfg.same_site.capitalize(),
+            partitioned=cfg.partitioned,
         )
         if len(cfg.cookie_name) + len(value) + 1 > MAX_COOKIE:
             raise ValueError("session cookie would exceed 4096 bytes")  # pragma: no cover
@@ -92,8 +100,21 @@ class CookieWriter:
             expires=0,
             path=cfg.path,
             domain=cfg.domain,
-            secure=cfg.secure,
+            secure=bool(cfg.secure),
             httponly=cfg.http_only,
             samesite=cfg.same_site.capitalize(),
+            partitioned=cfg.partitioned,
         )
         return self._deletion
+
+    @staticmethod
+    def plain(header: str | None) -> str | None:
+        """``header`` without ``Secure`` / ``Partitioned``: the form for a plain-HTTP request.
+
+        Only for ``secure="auto"``: a browser (and Python's cookie jars) drop a
+        Secure cookie set over ``http``, so there the profiles send what the
+        framework they stand in for would have sent.
+        """
+        if header is None:
+            return None
+        return header.replace("; Secure", "").replace("; Partitioned", "")

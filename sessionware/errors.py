@@ -11,6 +11,7 @@ session plus a security event.  The classes below are for the developer
      ├── SessionDataTooLarge    (also ValueError)  serialized session above max_data_bytes
      ├── BackendError                              the store failed or is unreachable
      │    └── BackendUnavailable                   connection refused / timed out
+     │         └── StoreFull                       memory store full of signed-in sessions
      ├── TokenError                                a token was refused
      │    ├── InvalidToken                         bad signature, expired, wrong type...
      │    └── TokenReused                          a rotated refresh token came back
@@ -27,6 +28,7 @@ __all__ = [
     "MissingExtra",
     "SessionDataTooLarge",
     "SessionwareError",
+    "StoreFull",
     "TokenError",
     "TokenReused",
 ]
@@ -65,6 +67,14 @@ class BackendUnavailable(BackendError):
     """The session store could not be reached (refused, timed out, locked)."""
 
 
+class StoreFull(BackendUnavailable):
+    """A bounded store would have to evict a signed-in session to take an anonymous one.
+
+    The write answers 503 with ``Retry-After`` like any outage; nobody who
+    is signed in loses their session to a flood of anonymous visitors.
+    """
+
+
 class TokenError(SessionwareError):
     """A token was refused.  ``reason`` is safe to show to the client."""
 
@@ -82,10 +92,26 @@ class TokenReused(TokenError):
 
 
 class MissingExtra(SessionwareError, ImportError):
-    """An optional dependency is not installed; the message names the extra."""
+    """An optional dependency could not be imported; the message names the extra.
+
+    The import error that caused it (``raise MissingExtra(...) from exc``) is
+    appended to the message, on the same line: a package that *is* installed
+    but fails to import (SQLAlchemy's asyncio module without ``greenlet``, a
+    broken wheel) must not read as "not installed" with the real reason
+    hidden behind a debug switch.
+    """
 
     def __init__(self, extra: str, package: str) -> None:
         self.extra = extra
+        self.package = package
         super().__init__(
             f"{package} is required for this feature: pip install 'sessionware[{extra}]'"
         )
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        cause = self.__cause__
+        if cause is None or isinstance(cause, MissingExtra):
+            return message
+        reason = " ".join(str(cause).split()) or type(cause).__name__
+        return f"{message} (import failed: {type(cause).__name__}: {reason})"

@@ -12,6 +12,8 @@ escapes cannot forge records (AN-05, ASVS 5.0 16.4.1).
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,9 @@ KINDS = frozenset(
         "backend_down",
         "logout_replay",
         "oversized",
+        "foreign_cookie",
+        "untrusted_forwarding",
+        "store_full",
         # lifecycle
         "created",
         "login",
@@ -48,22 +53,27 @@ KINDS = frozenset(
         "revoked",
         "evicted",
         "refreshed",
+        # a dead cookie came back: why it died (detail["reason"]); a rotated-out
+        # ID came back after the grace window (a copied cookie)
+        "ended",
+        "stale_reuse",
     }
 )
 
-#: Kinds that count against a client for brute-force detection.
+#: Attack signals (for metrics and alerting).  What counts toward a guard block
+#: is narrower: :data:`sessionware.defences.guard.COUNTED`.
 BAD_KINDS = frozenset(
     {
         "bad_signature",
         "unknown_id",
-        "expired",
         "url_id",
         "cookie_tossing",
         "token_invalid",
         "token_reuse",
-        "logout_replay",
     }
 )
+# Not counted (0.2): ``ended`` and its 0.1 aliases ``expired`` and
+# ``logout_replay``.  A returning user's dead cookie is not a guess.
 
 _LEVELS = {
     "created": logging.DEBUG,
@@ -75,6 +85,7 @@ _LEVELS = {
     "evicted": logging.INFO,
     "refreshed": logging.DEBUG,
     "expired": logging.INFO,
+    "ended": logging.INFO,
     "backend_down": logging.ERROR,
 }
 
@@ -136,6 +147,43 @@ class Event:
 
 EventSink: TypeAlias = Callable[[Event], None]
 
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def down_detail(error: BaseException, store: object) -> dict[str, str]:
+    """The ``detail`` of a ``backend_down`` event: which store, and why.
+
+    ``store`` is the backend; its ``address`` (URL or host:port, password
+    removed by the backend) is used when it has one, else its class name.
+    ``cause`` is the error's message on one line with any ``user:pass@``
+    cut out, so "connection refused" reaches the log and credentials never do.
+    """
+    address = getattr(store, "address", None)
+    where = address if isinstance(address, str) else type(store).__name__
+    cause = " ".join(str(error).split())
+    system = _system_reason(error)
+    if system and system.lower() not in cause.lower():
+        cause = f"{cause} ({system})"
+    cause = _CREDENTIALS.sub("***@", cause)[:300]
+    return {"error": type(error).__name__, "store": where, "cause": cause or "-"}
+
+
+def _system_reason(error: BaseException) -> str | None:
+    """The OS's words ("Connection refused") for the first socket error in the chain.
+
+    Some drivers say only "Error 111 ... Connect call failed"; the errno's
+    text is what tells an operator to start the server or fix the address.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno:
+            return os.strerror(current.errno)
+        current = current.__cause__ or current.__context__
+    return None
+
+
 
 def emit(event: Event, callback: EventSink | None = None) -> None:
     """Log ``event`` to ``sessionware.security`` and hand it to ``callback``.
@@ -144,6 +192,8 @@ def emit(event: Event, callback: EventSink | None = None) -> None:
     the request they observe.
     """
     level = _LEVELS.get(event.kind, logging.WARNING)
+    if "alias_of" in event.detail:
+        level = logging.DEBUG  # a 0.1 kind repeating the event before it
     if logger.isEnabledFor(level):
         detail = " ".join(f"{k}={escape(str(v))}" for k, v in event.detail.items())
         logger.log(

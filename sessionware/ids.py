@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from itsdangerous import Signer
 
-__all__ = ["ID_LENGTH", "SIGNED_LENGTH", "IdCodec", "new_handle", "new_id"]
+__all__ = ["ID_LENGTH", "SIGNED_LENGTH", "IdCodec", "fingerprint", "new_handle", "new_id"]
 
 ID_BYTES = 32
 ID_LENGTH = 43  # len(urlsafe_b64encode(32 bytes)) without padding
@@ -57,6 +57,15 @@ def new_handle() -> str:
     return secrets.token_hex(16)
 
 
+def fingerprint(secret: bytes) -> str:
+    """Four hex digits of a hash of ``secret``: enough to tell keys apart in a log, no more.
+
+    ``repr`` of everything holding key material shows this at most, so
+    secrets never reach logs, tracebacks or debugger views.
+    """
+    return hashlib.sha256(b"sessionware.fingerprint\0" + secret).hexdigest()[:4]
+
+
 def _derive(secret: bytes, salt: bytes) -> bytes:
     return Signer(
         secret, salt=salt, key_derivation="hmac", digest_method=hashlib.sha256
@@ -69,7 +78,7 @@ class IdCodec:
     :param secrets: newest first; the first signs, all verify.
     """
 
-    __slots__ = ("_signers", "_stores")
+    __slots__ = ("_fingerprints", "_signers", "_stores")
 
     def __init__(self, secrets: Sequence[bytes]) -> None:
         if not secrets:
@@ -80,6 +89,7 @@ class IdCodec:
         self._stores = tuple(
             hashlib.blake2b(key=_derive(s, STORE_SALT), digest_size=32) for s in secrets
         )
+        self._fingerprints = tuple(fingerprint(s) for s in secrets)
 
     def _sig(self, index: int, raw_id: bytes) -> bytes:
         mac = self._signers[index].copy()
@@ -105,6 +115,14 @@ class IdCodec:
             if hmac.compare_digest(self._sig(index, raw_id), sig):
                 return value[:ID_LENGTH], index
         return None
+
+    @staticmethod
+    def shaped(value: str) -> bool:
+        """True when ``value`` has our signed shape (so a failing signature is a forgery)."""
+        return len(value) == SIGNED_LENGTH and _SHAPE.fullmatch(value) is not None
+
+    def __repr__(self) -> str:
+        return f"IdCodec(keys={len(self._signers)}, fingerprints={self._fingerprints!r})"
 
     def storage_key(self, session_id: str, key_index: int = 0) -> str:
         """The key the store uses for ``session_id`` (a keyed hash; ID-06)."""

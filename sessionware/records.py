@@ -27,9 +27,14 @@ __all__ = [
     "Op",
     "Patch",
     "Record",
+    "Tombstone",
     "Touch",
+    "companion",
+    "data_size",
     "decode",
     "encode",
+    "ended",
+    "entry_size",
 ]
 
 #: Metadata fields a :class:`Patch` may set (``Record`` attribute names).
@@ -45,6 +50,26 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 # type checks and whitespace regexes (about 0.75 us per value against 2.8 us).
 # (typeshed does not declare ``scan_once``, an attribute every JSONDecoder has.)
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
+PER_KEY = 4
+
+
+def entry_size(key: str, text: str) -> int:
+    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes.
+
+    The one measure of ``max_data_bytes``: the session checks it as the app
+    writes, and every backend checks the stored total with it (``Patch.max_bytes``).
+    """
+    size = len(key) if key.isascii() else len(key.encode())
+    size += len(text) if text.isascii() else len(text.encode())
+    return size + PER_KEY
+
+
+def data_size(data: Mapping[str, str]) -> int:
+    """The serialized size of a whole ``{key: JSON text}`` mapping (see :func:`entry_size`)."""
+    return sum(entry_size(k, v) for k, v in data.items())
 
 
 def encode(value: Any) -> str:
@@ -134,6 +159,13 @@ class Create:
     record: Record
     max_per_user: int | None = None
     replaces: str | None = None
+    #: Written at ``replaces`` as the old ID dies (a rotation), by backends
+    #: that keep tombstones; ignored by those that do not.
+    tombstone: Tombstone | None = None
+    #: How long (seconds, at most) the backend keeps the tombstones it makes
+    #: itself for this record: its expiry companion and, when evicted by
+    #: ``max_per_user``, the eviction's.  None: this record gets none.
+    keep_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +176,12 @@ class Patch:
     revoked while a request was in flight is not resurrected; TM-01).  When
     ``expect`` is given, the patch applies only if every ``extra[k] == v``
     holds at that moment (compare-and-set, used for refresh-token rotation).
+
+    ``max_bytes`` is the data cap enforced by the store itself, atomically
+    with the write: when the data as stored *after* this patch (concurrent
+    writers' keys included) would measure more than ``max_bytes``
+    (:func:`data_size`), the backend applies none of the commit's ops and
+    answers ``ApplyResult(ok=False, too_large=True)``.  None: no cap.
     """
 
     key: str
@@ -152,6 +190,7 @@ class Patch:
     meta: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     expect: Mapping[str, Any] = field(default_factory=dict)
+    max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.meta) - PATCHABLE
@@ -161,12 +200,151 @@ class Patch:
 
 @dataclass(frozen=True, slots=True)
 class Delete:
-    """Remove a record (and its index entries) if present."""
+    """Remove a record (and its index entries) if present.
+
+    ``tombstone``, when given, is stored at ``key`` in the same unit of work
+    by backends that keep tombstones (others ignore it, and the ID then reads
+    as unknown).
+    """
 
     key: str
+    tombstone: Tombstone | None = None
 
 
 Op: TypeAlias = Create | Patch | Delete
+
+#: Why a session ended, as :attr:`Tombstone.reason`.  ``"expiry"`` is the
+#: companion written with a signed-in record: it turns into ``"idle"`` or
+#: ``"absolute"`` when read after the record is gone (:meth:`Tombstone.resolved`).
+REASONS = frozenset(
+    {"logout", "revoked", "evicted", "binding", "idle", "absolute", "rotated", "expiry"}
+)
+#: Slack kept past a remember-me cookie's own expiry, for client clock skew.
+SKEW = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What is left of an ended signed-in session, stored at its storage key.
+
+    It keeps the end's reason and time, the public handle and user, who
+    asked (``by``, for revocations), and for a rotation the *storage key* of
+    the successor (a hash, never an ID: a dump of the store still yields no
+    usable cookie) and whether it was a periodic renewal.  It is never a
+    session: no backend counts it in ``len``, ``by_user`` or
+    ``list_sessions``, and the store drops it at ``until``.
+    """
+
+    key: str
+    reason: str
+    handle: str
+    user_id: str | None
+    ended_at: float | None
+    until: float
+    by: str | None = None
+    successor: str | None = None
+    renewal: bool = False
+    absolute_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASONS:
+            raise ValueError(f"unknown end reason {self.reason!r}")
+
+    def resolved(self, now: float) -> tuple[str, float | None]:
+        """``(reason, ended_at)``; an expiry companion read after its record vanished
+        means the absolute deadline passed, or else the idle one (whose exact
+        moment no store records: that would cost a write on every touch)."""
+        if self.reason != "expiry":
+            return self.reason, self.ended_at
+        if self.absolute_at is not None and now >= self.absolute_at:
+            return "absolute", self.absolute_at
+        return "idle", None
+
+    def dumps(self) -> str:
+        """Compact JSON (the key is where it is stored, so it is not repeated)."""
+        body: dict[str, Any] = {"r": self.reason, "h": self.handle, "e": self.until}
+        for name, value in (
+            ("u", self.user_id),
+            ("t", self.ended_at),
+            ("b", self.by),
+            ("s", self.successor),
+            ("a", self.absolute_at),
+        ):
+            if value is not None:
+                body[name] = value
+        if self.renewal:
+            body["n"] = 1
+        return _ENCODER.encode(body)
+
+    @classmethod
+    def loads(cls, key: str, text: str | bytes) -> Tombstone | None:
+        """The tombstone in ``text``, or None when it is not one we wrote."""
+        try:
+            body = json.loads(text)
+            return cls(
+                key,
+                body["r"],
+                body["h"],
+                body.get("u"),
+                body.get("t"),
+                float(body["e"]),
+                body.get("b"),
+                body.get("s"),
+                bool(body.get("n")),
+                body.get("a"),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+def ended(
+    record: Record,
+    reason: str,
+    now: float,
+    keep_for: float,
+    *,
+    by: str | None = None,
+    successor: str | None = None,
+    renewal: bool = False,
+) -> Tombstone:
+    """The tombstone of ``record`` ending now, kept while its cookie can come back.
+
+    A remember-me cookie dies with the session's absolute deadline, so its
+    tombstone need not outlive that; a browser-session cookie lives as long
+    as the browser does, so it keeps the full ``keep_for``.
+    """
+    life = keep_for
+    if record.remember:
+        life = min(keep_for, max(record.absolute_at - now, 0.0) + SKEW)
+    return Tombstone(
+        record.key,
+        reason,
+        record.handle,
+        record.user_id,
+        now,
+        now + life,
+        by,
+        successor,
+        renewal,
+    )
+
+
+def companion(record: Record, keep_for: float) -> Tombstone:
+    """The expiry companion of a new signed-in record (see :data:`REASONS`).
+
+    Written with the record, never updated by touches: when the record's
+    data is dropped at its deadline this small value says why.
+    """
+    life = min(keep_for, SKEW) if record.remember else keep_for
+    return Tombstone(
+        record.key,
+        "expiry",
+        record.handle,
+        record.user_id,
+        None,
+        record.absolute_at + life,
+        absolute_at=record.absolute_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +381,14 @@ class ApplyResult:
 
     ``ok`` is False when any :class:`Patch` found its record missing or its
     ``expect`` condition false, or a :class:`Create` found its key taken.
-    ``evicted`` lists handles removed by ``max_per_user``.
+    ``evicted`` lists handles removed by ``max_per_user``.  ``too_large``:
+    a :class:`Patch` would have pushed its stored session past its
+    ``max_bytes``, so nothing at all was applied.
     """
 
     ok: bool = True
     evicted: tuple[str, ...] = ()
+    too_large: bool = False
 
 
 APPLIED = ApplyResult()

@@ -21,27 +21,21 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import SessionDataTooLarge
-from .records import Record, decode, encode
+from .ids import new_handle
+from .records import Record, decode, encode, entry_size
+from .tagged import tagged_decode, tagged_encode
 
 if TYPE_CHECKING:
+    from .endings import Ended
     from .events import Event
 
-__all__ = ["CSRF_KEY", "Intent", "Session"]
+__all__ = ["CSRF_KEY", "Intent", "Session", "TaggedSession"]
 
 Intent = Literal["login", "logout", "regenerate", "clear"]
-_MUTABLE = (list, dict)
+_MUTABLE: tuple[type, ...] = (list, dict)
 _EMPTY: Mapping[str, str] = {}
-#: Bytes of overhead per key counted by the size limit (quotes, colon, comma).
-_PER_KEY = 4
 #: Where :meth:`Session.csrf_token` keeps the synchronizer token.
 CSRF_KEY = "_csrf_token"
-
-
-def entry_size(key: str, text: str) -> int:
-    """Serialized bytes one ``key: text`` entry adds: UTF-8, since stores hold bytes."""
-    size = len(key) if key.isascii() else len(key.encode())
-    size += len(text) if text.isascii() else len(text.encode())
-    return size + _PER_KEY
 
 
 class Session(dict[str, Any]):
@@ -64,9 +58,17 @@ class Session(dict[str, Any]):
       to the adapters' reporting and then cleared.
     * ``intent`` / ``pending_login``: what :meth:`login`, :meth:`logout`,
       :meth:`regenerate` or :meth:`clear` asked for, and login's arguments.
+    * ``next_handle``: the handle the session minted by :meth:`login` (or
+      :meth:`regenerate` of a fresh session) will be stored under, so
+      :attr:`handle` is right before the commit.
     * ``assigned`` / ``loaded_texts``: JSON text of the keys assigned in this
       request and as loaded, for size checks (:meth:`changes` gives the patch).
     * ``read_only``: websocket sessions refuse writes.
+    * ``ending``: set by the engine when the presented cookie's session has
+      ended (an :class:`~sessionware.endings.Ended`); read through
+      :attr:`end_reason`, :attr:`ended_at` and :attr:`ended_by`.
+    * ``want_remember``: Flask's ``session.permanent`` asked for a remember-me
+      session (True) or a browser-session one (False); None leaves it.
 
     .. versionadded:: 0.1
     """
@@ -77,9 +79,11 @@ class Session(dict[str, Any]):
         "_size",
         "accessed",
         "assigned",
+        "ending",
         "intent",
         "loaded_texts",
         "modified",
+        "next_handle",
         "pending_events",
         "pending_login",
         "presented",
@@ -87,7 +91,13 @@ class Session(dict[str, Any]):
         "record",
         "storage_key",
         "store_unavailable",
+        "want_remember",
     )
+
+    #: How one value becomes stored text and back (JSON; :class:`TaggedSession`
+    #: swaps in Flask's tagged JSON).  Static, so the hot path stays a call.
+    encode_value = staticmethod(encode)
+    decode_value = staticmethod(decode)
 
     def __init__(
         self,
@@ -98,7 +108,7 @@ class Session(dict[str, Any]):
     ) -> None:
         raw = record.data if record is not None else _EMPTY
         if raw:
-            dict.__init__(self, {name: decode(text) for name, text in raw.items()})
+            dict.__init__(self, {name: self.decode_value(text) for name, text in raw.items()})
         self.accessed = False
         self.modified = False
         self.record: Record | None = record
@@ -109,11 +119,15 @@ class Session(dict[str, Any]):
         self._limit = limit
         self.intent: Intent | None = None
         self.pending_login: tuple[str, bool] | None = None
+        self.next_handle: str | None = None
         self.read_only = read_only
         self.pending_events: list[Event] = []
         self.storage_key: str | None = record.key if record is not None else None
         self.presented = False
         self.store_unavailable = False
+        self.ending: Ended | None = None
+        #: Set by Flask's ``session.permanent``: make the session remember-me (or not).
+        self.want_remember: bool | None = None
 
     # -- Starlette contract ------------------------------------------------------
 
@@ -150,7 +164,7 @@ class Session(dict[str, Any]):
             raise TypeError(f"session keys must be str, not {type(key).__name__}")
         self._check_writable()
         try:
-            text = encode(value)
+            text = self.encode_value(value)
         except ValueError as exc:  # NaN, infinity, circular references
             raise TypeError(f"session[{key!r}] is not JSON-serializable: {exc}") from exc
         old = self.assigned.get(key, self.loaded_texts.get(key)) if key in self else None
@@ -208,6 +222,7 @@ class Session(dict[str, Any]):
             self._forget(key)
         self.intent = "clear"
         self.pending_login = None
+        self.next_handle = None
 
     def _forget(self, key: str) -> None:
         text = self.assigned.pop(key, None)
@@ -245,6 +260,7 @@ class Session(dict[str, Any]):
             del self[CSRF_KEY]
         self.intent = "login"
         self.pending_login = (str(user_id), remember)
+        self.next_handle = new_handle()  # what `handle` reads from now on (a new session)
 
     def logout(self) -> None:
         """End the session: the server record is deleted and the cookie expired."""
@@ -252,10 +268,16 @@ class Session(dict[str, Any]):
         self.intent = "logout"
 
     def regenerate(self) -> None:
-        """Move the session to a new ID, keeping data and login (privilege change)."""
+        """Move the session to a new ID, keeping data, login and handle (privilege change).
+
+        A session that was not stored yet gets its handle now, so
+        :attr:`handle` names the record this request will create.
+        """
         self.mark_modified()
         if self.intent is None:
             self.intent = "regenerate"
+        if self.record is None and self.next_handle is None:
+            self.next_handle = new_handle()
 
     def csrf_token(self) -> str:
         """This session's synchronizer token for forms and ``X-CSRF-Token`` (CS-01).
@@ -278,7 +300,11 @@ class Session(dict[str, Any]):
 
     @property
     def user_id(self) -> str | None:
-        """The logged-in user (after ``login()`` in this request: the new one)."""
+        """The logged-in user (after ``login()`` in this request: the new one).
+
+        Reading it is reading the session: the response then varies on Cookie.
+        """
+        self.accessed = True
         if self.pending_login is not None:
             return self.pending_login[0]
         if self.intent in ("logout", "clear"):
@@ -301,6 +327,7 @@ class Session(dict[str, Any]):
     @property
     def auth_time(self) -> float | None:
         """When the user last authenticated (Unix time), for step-up checks."""
+        self.accessed = True
         return self.record.auth_time if self.record is not None else None
 
     @property
@@ -310,8 +337,46 @@ class Session(dict[str, Any]):
         return self.record.remember if self.record is not None else False
 
     @property
+    def end_reason(self) -> str | None:
+        """Why the session this request's cookie named has ended, or None.
+
+        One of ``"logout"``, ``"revoked"``, ``"evicted"``, ``"binding"``,
+        ``"idle"``, ``"absolute"``, ``"rotated"``; None for a live or fresh
+        session and for an ID the store never knew (or no longer remembers).
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.reason
+
+    @property
+    def ended_at(self) -> float | None:
+        """When it ended (Unix seconds); None if unknown (an idle expiry).
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.at
+
+    @property
+    def ended_by(self) -> str | None:
+        """Who revoked it: ``"user"``, ``"admin"``, the app's label, or
+        ``"limit"``/``"capacity"`` for evictions; None otherwise.
+
+        .. versionadded:: 0.2
+        """
+        return None if self.ending is None else self.ending.by
+
+    @property
     def handle(self) -> str | None:
-        """The public, non-secret identifier of the stored session."""
+        """The public, non-secret identifier of the session, for listing and revoking.
+
+        After :meth:`login` (or :meth:`regenerate` of a fresh session) it is
+        already the handle of the session this request will store, so it can
+        be logged or kept (``revoke_user(user, keep=session.handle)``) in the
+        same request.  None for a session that is not stored and not about to be.
+        """
+        self.accessed = True
+        if self.next_handle is not None:
+            return self.next_handle
         return self.record.handle if self.record is not None else None
 
     # -- for the engine --------------------------------------------------------------
@@ -322,7 +387,7 @@ class Session(dict[str, Any]):
         if self.accessed or changed:
             for key, value in dict.items(self):
                 if isinstance(value, _MUTABLE):
-                    text = encode(value)
+                    text = self.encode_value(value)
                     if text != changed.get(key, self.loaded_texts.get(key)):
                         changed[key] = text
         return changed, tuple(self._deleted)
@@ -334,17 +399,32 @@ class Session(dict[str, Any]):
             if (
                 isinstance(value, _MUTABLE)
                 and key not in self.assigned
-                and encode(value) != raw.get(key)
+                and self.encode_value(value) != raw.get(key)
             ):
                 return True
         return False
 
     def encoded(self) -> dict[str, str]:
         """Every value as JSON text (for a new record)."""
-        return {k: encode(v) for k, v in dict.items(self)}
+        return {k: self.encode_value(v) for k, v in dict.items(self)}
 
     def __repr__(self) -> str:
         return f"Session({dict.__repr__(self)}, handle={self.handle!r}, user_id={self.user_id!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("sessions are not picklable; store JSON values in them instead")
+
+
+class TaggedSession(Session):
+    """A session whose values use Flask's tagged JSON (``codec="tagged"``).
+
+    Tuples, bytes, ``Markup``, UUIDs and datetimes round-trip as Flask's own
+    serializer round-trips them (:mod:`sessionware.tagged`); stored text
+    stays JSON.
+
+    .. versionadded:: 0.2
+    """
+
+    __slots__ = ()
+    encode_value = staticmethod(tagged_encode)
+    decode_value = staticmethod(tagged_decode)

@@ -14,12 +14,20 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .adapters import BAD_REQUEST, TOO_LARGE, UNAVAILABLE, Refusal, Shared, build
+from .adapters import (
+    BAD_REQUEST,
+    TOO_LARGE,
+    UNAVAILABLE,
+    Refusal,
+    Shared,
+    build,
+    merge_vary,
+    store_event,
+)
 from .backends.base import Backend
 from .config import SessionConfig
 from .defences.client_address import ClientResolver
 from .errors import BackendError, SessionDataTooLarge
-from .events import Event
 from .facts import RequestFacts
 from .records import APPLIED
 
@@ -54,6 +62,9 @@ def facts_from_environ(environ: dict[str, Any], clients: ClientResolver) -> Requ
         )
     else:
         client = peer
+        forwarded = "HTTP_X_FORWARDED_FOR" in environ or "HTTP_FORWARDED" in environ
+        if forwarded and not clients.warned:
+            clients.untrusted(peer)
     return RequestFacts(
         method=get("REQUEST_METHOD", "GET"),
         path=get("PATH_INFO", "/"),
@@ -136,14 +147,14 @@ class WSGISessionMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self.shared, self.engine
         facts = facts_from_environ(environ, shared.clients)
-        if shared.guard is not None and (refusal := shared.blocked(facts)) is not None:
-            return _refuse(start_response, refusal)
         legacy, found = shared.legacy, None
         if legacy is not None:
             facts, found = legacy.screen(facts)
         begin = engine.begin(facts)
         if begin.events:
-            shared.report(begin.events)
+            shared.report(begin.events, facts)
+            if (refusal := shared.blocked(facts, begin)) is not None:
+                return _refuse(start_response, refusal)
         if begin.status is not None:
             return _reply(start_response, *BAD_REQUEST, [])
         if self._bearer is not None:  # token mode: a Bearer request never reaches the cookie path
@@ -152,17 +163,19 @@ class WSGISessionMiddleware:
             )
             if served is not None:
                 return served
-        record, unavailable = None, False
+        record, unavailable, ending = None, None, None
         if begin.key is not None:
             record, unavailable = shared.load(begin.key)
-        session = engine.resume(begin, record, facts, unavailable=unavailable)
+            if record is None and not unavailable and shared.tombstones:
+                ending = shared.ending(begin.key)  # a dead cookie only
+        session = engine.resume(begin, record, facts, unavailable=unavailable, ending=ending)
         if session.pending_events:
             shared.report(session.pending_events, facts)
             session.pending_events.clear()
         if (refusal := shared.forged(facts, session, legacy=found)) is not None:
             return _refuse(start_response, refusal)
         if found is not None and legacy is not None:
-            legacy.adopt(found, session, shared.backend, engine.clock())
+            session = legacy.adopt(found, session, shared.backend, engine.clock())
             shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None
@@ -173,34 +186,34 @@ class WSGISessionMiddleware:
         ) -> Callable[[bytes], object]:
             if failure:
                 return start_response(status, headers, exc_info)
+            if (refusal := shared.forged_login(facts, session)) is not None:
+                reply = (refusal.status, refusal.body)
+                return self._fail(start_response, reply, [], failure, body)
             try:
                 commit = engine.commit(session, _status_code(status), facts)
             except SessionDataTooLarge as exc:
                 log.error("session not saved: %s", exc)
                 return self._fail(start_response, TOO_LARGE, [], failure, body)
             result = APPLIED
-            if commit.ops and (refusal := shared.flooded(commit, facts)) is not None:
-                reply = (refusal.status, refusal.body)
-                return self._fail(start_response, reply, _retry(refusal), failure, body)
             if commit.ops:
+                commit = shared.admit(commit, facts)
                 try:
                     result = shared.backend.apply(commit.ops, engine.clock())
                 except BackendError as exc:
-                    shared.report(
-                        [Event("backend_down", facts.client, detail={"error": type(exc).__name__})]
-                    )
+                    shared.report([store_event(exc, facts.client, shared.down(exc))])
                     return self._fail(
                         start_response, UNAVAILABLE, [("Retry-After", "2")], failure, body
                     )
+                if result.too_large:  # the store's own cap (concurrent writers)
+                    log.error("session not saved: the stored session would pass max_data_bytes")
+                    return self._fail(start_response, TOO_LARGE, [], failure, body)
             add, events = engine.finish(commit, result, facts)
             if events:
                 shared.report(events)
             if found is not None and legacy is not None:
                 add = legacy.with_headers(found, commit.sets_cookie, add)
             if add:
-                if any(name == "cache-control" for name, _ in add):
-                    headers = [(k, v) for k, v in headers if k.lower() != "cache-control"]
-                headers = [*headers, *add]
+                headers = _with_headers(headers, add)
             return start_response(status, headers, exc_info)
 
         body = _Body(self.app(environ, wrapped_start))
@@ -224,8 +237,27 @@ class WSGISessionMiddleware:
         return lambda _chunk: None
 
 
+def _with_headers(
+    headers: list[tuple[str, str]], add: tuple[tuple[str, str], ...]
+) -> list[tuple[str, str]]:
+    """The app's headers plus ours; ``Vary`` merged into the app's own, never doubled."""
+    replace_cache = any(name == "cache-control" for name, _ in add)
+    vary = any(name == "vary" for name, _ in add)
+    out: list[tuple[str, str]] = []
+    for k, v in headers:
+        lower = k.lower()
+        if vary and lower == "vary":
+            v, vary = merge_vary(v), False
+        elif replace_cache and lower == "cache-control":
+            continue
+        out.append((k, v))
+    out.extend((k, v) for k, v in add if k != "vary" or vary)
+    return out
+
+
 def _retry(refusal: Refusal) -> list[tuple[str, str]]:
-    return [] if refusal.retry_after is None else [("Retry-After", str(refusal.retry_after))]
+    extra = [] if refusal.retry_after is None else [("Retry-After", str(refusal.retry_after))]
+    return [*extra, *refusal.headers]
 
 
 def _refuse(start_response: StartResponse, refusal: Refusal) -> list[bytes]:

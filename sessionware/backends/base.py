@@ -19,7 +19,18 @@ Contract (checked by ``tests/backends/conformance.py`` on every backend):
 4. The backend keeps a handle index and a per-user index; ``load_handle``
    and ``by_user`` never return expired records, and index entries of
    expired records are pruned during normal operation (TM-05).
-5. Store failures raise :class:`~sessionware.errors.BackendUnavailable` (or
+5. Tombstones are optional.  A backend whose ``keeps_tombstones`` attribute
+   is true also has ``load_ending(key, now)`` / ``aload_ending`` (the live
+   :class:`~sessionware.records.Tombstone` at ``key`` or None) and
+   ``erase_endings(user_id)`` / ``aerase_endings``; it stores
+   ``Delete.tombstone`` and ``Create.tombstone`` in the same unit of work as
+   the op, writes ``companion(record, keep_for)`` with every ``Create`` that
+   has ``keep_for``, and an ``"evicted"`` tombstone for each session that
+   ``max_per_user`` removes.  Tombstones are never records: ``load``,
+   ``load_handle``, ``by_user`` and ``len`` never see them, and each expires
+   by itself at ``until``.  A backend without them ignores those fields, and
+   an ended session's cookie then reads as an unknown ID.
+6. Store failures raise :class:`~sessionware.errors.BackendUnavailable` (or
    another :class:`~sessionware.errors.BackendError`), never a driver error.
 """
 
@@ -28,9 +39,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..records import ApplyResult, Op, Record
+from ..records import ApplyResult, Op, Record, Tombstone
 
-__all__ = ["AsyncBackend", "Backend", "SyncBackend"]
+__all__ = ["AsyncBackend", "Backend", "SyncBackend", "TombstoneBackend"]
 
 
 @runtime_checkable
@@ -76,3 +87,26 @@ class AsyncBackend(Protocol):
 @runtime_checkable
 class Backend(SyncBackend, AsyncBackend, Protocol):
     """A store with both faces (every built-in backend)."""
+
+
+@runtime_checkable
+class TombstoneBackend(Protocol):
+    """The optional tombstone capability (rule 5): why a session ended.
+
+    Checked with ``getattr(backend, "keeps_tombstones", False)``, like
+    ``touches_on_load``, so a backend written for 0.1 keeps working.
+    """
+
+    keeps_tombstones: bool
+
+    def load_ending(self, key: str, now: float) -> Tombstone | None:
+        """The tombstone stored at ``key`` (not yet at ``until``), or None."""
+
+    async def aload_ending(self, key: str, now: float) -> Tombstone | None:
+        """Async twin of :meth:`load_ending`."""
+
+    def erase_endings(self, user_id: str) -> int:
+        """Delete every tombstone of ``user_id`` (account deletion); returns how many."""
+
+    async def aerase_endings(self, user_id: str) -> int:
+        """Async twin of :meth:`erase_endings`."""

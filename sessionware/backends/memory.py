@@ -3,8 +3,22 @@
 Good for one process (tests, small apps, the demo).  Memory is bounded two
 ways (RS-04): expired records are swept from a min-heap of deadlines in
 amortized O(expired) work, a little on every write, never by a full scan;
-and at most ``max_entries`` records are kept, evicting the ones closest to
-expiry first when a new session would exceed it.
+and at most ``max_entries`` records are kept.  A new session beyond it
+evicts the *anonymous* session closest to expiry (a second heap holds only
+those); a signed-in session is never evicted to make room.  When only
+signed-in sessions remain, the new session is refused with
+:class:`~sessionware.errors.StoreFull` (the write answers 503 with
+``Retry-After``, as an outage does), so a flood of anonymous visitors can
+cost nobody their login.
+
+The data cap (``Patch.max_bytes``) is checked under the lock against the
+record as stored, before any op of the commit is applied.
+
+Tombstones (why a signed-in session ended) live in their own ordered dict,
+never in the records: at most ``max_tombstones``, the oldest dropped first,
+each gone at its ``until``.  The expiry form is the companion written with
+the record at login (:func:`~sessionware.records.companion`), so touches and
+sweeps write nothing extra.
 
 Stored records are never changed in place: a patch stores a fresh copy.  So
 ``load`` can hand out the stored object itself without copying, and a reader
@@ -17,9 +31,24 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
-from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Touch
+from ..errors import StoreFull
+from ..records import (
+    APPLIED,
+    ApplyResult,
+    Create,
+    Delete,
+    Op,
+    Patch,
+    Record,
+    Tombstone,
+    Touch,
+    companion,
+    data_size,
+    ended,
+)
 
 __all__ = ["MemoryBackend"]
 
@@ -31,19 +60,30 @@ class MemoryBackend:
     """Sessions in a dict, for a single process.
 
     :param max_entries: the most records kept at once; a new session beyond
-        it evicts the record closest to expiry.
+        it evicts the anonymous record closest to expiry, never a signed-in one.
+    :param max_tombstones: the most tombstones kept at once (oldest dropped).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 keeps tombstones (``max_tombstones``).
     """
 
-    def __init__(self, *, max_entries: int = 100_000) -> None:
+    #: Stores why sessions ended (the optional capability of the protocol).
+    keeps_tombstones = True
+
+    def __init__(self, *, max_entries: int = 100_000, max_tombstones: int = 100_000) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        if max_tombstones < 0:
+            raise ValueError("max_tombstones must be at least 0")
         self.max_entries = max_entries
+        self.max_tombstones = max_tombstones
+        self._tombs: OrderedDict[str, Tombstone] = OrderedDict()
         self._records: dict[str, Record] = {}
         self._handles: dict[str, str] = {}
         self._users: dict[str, set[str]] = {}
         self._heap: list[tuple[float, str]] = []
+        #: Deadlines of anonymous records only: the eviction order under pressure.
+        self._anon: list[tuple[float, str]] = []
         self._lock = threading.Lock()
 
     # -- sync face -----------------------------------------------------------
@@ -65,6 +105,8 @@ class MemoryBackend:
                 record.expires_at = touch.deadline(record, now)
                 self._records[key] = record
                 heapq.heappush(self._heap, (record.expires_at, key))
+                if record.user_id is None:
+                    heapq.heappush(self._anon, (record.expires_at, key))
         return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -76,13 +118,15 @@ class MemoryBackend:
         evicted: list[str] = []
         with self._lock:
             self._sweep(now, SWEEP_BATCH)
+            if any(isinstance(op, Patch) and self._too_large(op, now) for op in ops):
+                return ApplyResult(False, (), True)  # nothing applied
             for op in ops:
                 if isinstance(op, Patch):
                     ok = self._patch(op, now) and ok
                 elif isinstance(op, Create):
                     ok = self._create(op, now, evicted) and ok
                 else:
-                    self._remove(op.key)
+                    self._delete(op)
         if ok and not evicted:
             return APPLIED
         return ApplyResult(ok, tuple(evicted))
@@ -107,6 +151,17 @@ class MemoryBackend:
         with self._lock:
             return self._sweep(now, None)
 
+    def load_ending(self, key: str, now: float) -> Tombstone | None:
+        tomb = self._tombs.get(key)
+        return tomb if tomb is not None and tomb.until > now else None
+
+    def erase_endings(self, user_id: str) -> int:
+        with self._lock:
+            doomed = [k for k, t in self._tombs.items() if t.user_id == user_id]
+            for key in doomed:
+                del self._tombs[key]
+        return len(doomed)
+
     def close(self) -> None:
         """Nothing to release."""
 
@@ -125,6 +180,12 @@ class MemoryBackend:
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
         return self.load_handle(handle, now)
+
+    async def aload_ending(self, key: str, now: float) -> Tombstone | None:
+        return self.load_ending(key, now)
+
+    async def aerase_endings(self, user_id: str) -> int:
+        return self.erase_endings(user_id)
 
     async def aapply(self, ops: Sequence[Op], now: float) -> ApplyResult:
         return self.apply(ops, now)
@@ -146,19 +207,71 @@ class MemoryBackend:
             old = self._records.get(op.replaces)
             if old is None or old.expires_at <= now:
                 return False
-            self._remove(op.replaces)
         elif len(self._records) >= self.max_entries:
             self._sweep(now, None)
-            while len(self._records) >= self.max_entries and self._heap:
-                deadline, key = heapq.heappop(self._heap)
-                victim = self._records.get(key)
-                if victim is not None and victim.expires_at == deadline:
-                    self._remove(key)  # a stale entry means a later deadline is queued
+            self._make_room()
         record = record.copy()
+        # Successor, then the old ID's tombstone, then the old record: readers take
+        # no lock, and one arriving mid-rotation must find either the old record
+        # or the tombstone and its successor, never neither (FX-07).
         self._store(record)
+        if op.keep_for is not None and record.user_id is not None:
+            self._bury(companion(record, op.keep_for))
+        if op.replaces is not None:
+            if op.tombstone is not None:
+                self._bury(op.tombstone)
+            self._remove(op.replaces)
         if op.max_per_user is not None and record.user_id is not None:
-            evicted.extend(self._limit_user(record.user_id, op.max_per_user, now))
+            victims = self._limit_user(record.user_id, op.max_per_user, now)
+            for victim in victims:
+                if op.keep_for is not None:
+                    self._bury(ended(victim, "evicted", now, op.keep_for, by="limit"))
+            evicted.extend(v.handle for v in victims)
         return True
+
+    def _delete(self, op: Delete) -> None:
+        if op.tombstone is not None:
+            self._bury(op.tombstone)  # first: a lock-free reader never sees neither
+            self._remove(op.key)
+            return
+        self._remove(op.key)
+        if (tomb := self._tombs.get(op.key)) is not None and tomb.reason == "expiry":
+            del self._tombs[op.key]  # ended for no recorded reason: not an expiry
+
+    def _bury(self, tomb: Tombstone) -> None:
+        tombs = self._tombs
+        tombs.pop(tomb.key, None)
+        if self.max_tombstones:
+            tombs[tomb.key] = tomb
+        while len(tombs) > self.max_tombstones:
+            tombs.popitem(last=False)
+
+    def _make_room(self) -> None:
+        """Evict anonymous records closest to expiry until one more fits, or refuse."""
+        anon, records = self._anon, self._records
+        while len(records) >= self.max_entries:
+            if not anon:
+                raise StoreFull(
+                    f"MemoryBackend holds {len(records)} signed-in sessions (max_entries); "
+                    "none is evicted for a new one"
+                )
+            deadline, key = heapq.heappop(anon)
+            victim = records.get(key)
+            if victim is not None and victim.user_id is None and victim.expires_at == deadline:
+                self._remove(key)  # a stale entry means a later deadline is queued
+
+    def _too_large(self, op: Patch, now: float) -> bool:
+        """True when ``op`` would push its stored record's data past ``op.max_bytes``."""
+        if op.max_bytes is None or not op.set:
+            return False
+        current = self._records.get(op.key)
+        if current is None or current.expires_at <= now:
+            return False  # the patch fails as missing anyway
+        data = dict(current.data)
+        data.update(op.set)
+        for name in op.delete:
+            data.pop(name, None)
+        return data_size(data) > op.max_bytes
 
     def _patch(self, op: Patch, now: float) -> bool:
         current = self._records.get(op.key)
@@ -181,6 +294,8 @@ class MemoryBackend:
         self._records[op.key] = record
         if record.expires_at != current.expires_at:
             heapq.heappush(self._heap, (record.expires_at, op.key))
+            if record.user_id is None:
+                heapq.heappush(self._anon, (record.expires_at, op.key))
         if record.user_id != old_user:
             self._unindex_user(old_user, op.key)
             if record.user_id is not None:
@@ -193,6 +308,8 @@ class MemoryBackend:
         heapq.heappush(self._heap, (record.expires_at, record.key))
         if record.user_id is not None:
             self._users.setdefault(record.user_id, set()).add(record.key)
+        else:
+            heapq.heappush(self._anon, (record.expires_at, record.key))
 
     def _remove(self, key: str) -> None:
         record = self._records.pop(key, None)
@@ -211,7 +328,7 @@ class MemoryBackend:
             if not keys:
                 del self._users[user_id]
 
-    def _limit_user(self, user_id: str, limit: int, now: float) -> list[str]:
+    def _limit_user(self, user_id: str, limit: int, now: float) -> list[Record]:
         records = [self._records[k] for k in self._users.get(user_id, ())]
         live = sorted((r for r in records if r.expires_at > now), key=lambda r: r.created_at)
         for record in records:
@@ -220,11 +337,20 @@ class MemoryBackend:
         victims = live[: max(0, len(live) - limit)]
         for record in victims:
             self._remove(record.key)
-        return [r.handle for r in victims]
+        return victims
 
     def _sweep(self, now: float, budget: int | None) -> int:
         heap, records = self._heap, self._records
         removed = 0
+        tombs = self._tombs
+        for _ in range(4 if budget is not None else len(tombs)):
+            # Oldest first; ``until`` is not monotonic, so this only trims the head.
+            if not tombs:
+                break
+            key, tomb = next(iter(tombs.items()))
+            if tomb.until > now:
+                break
+            del tombs[key]
         while heap and heap[0][0] <= now and (budget is None or budget > 0):
             _, key = heapq.heappop(heap)
             if budget is not None:
@@ -237,4 +363,7 @@ class MemoryBackend:
             # Touches leave stale heap entries behind; rebuild before they pile up.
             self._heap = [(r.expires_at, k) for k, r in records.items()]
             heapq.heapify(self._heap)
+        if len(self._anon) > 2 * len(records) + 1024:
+            self._anon = [(r.expires_at, k) for k, r in records.items() if r.user_id is None]
+            heapq.heapify(self._anon)
         return removed

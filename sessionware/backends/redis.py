@@ -2,13 +2,16 @@
 
 One class, two native faces over one key layout: the sync face drives a
 ``redis.Redis`` / ``redis.cluster.RedisCluster`` client (WSGI), the async face
-a ``redis.asyncio`` client (ASGI).  What each call sends is written once, as
+``redis.asyncio`` clients (ASGI), one per running event loop
+(:mod:`.redis_loops`).  What each call sends is written once, as
 a plan in :mod:`.redis_plans`; the key layout and its TTLs are drawn in
 :mod:`.redis_scripts`.
 
 Round trips (counted in ``tests/backends/test_redis*.py``):
 
-* ``load``: 1 (``HGETALL``; expiry checked on the client to the microsecond).
+* ``load``: 1 (``HGETALL``; expiry checked on the client to the microsecond;
+  the ``LOAD_TOUCH`` script instead when a sliding touch may be due, see
+  :mod:`.redis_touch`).
 * ``apply``: 1 on a single node (one Lua script per commit, atomic: create,
   rotation, ``max_per_user`` eviction, patch with compare-and-set).  On a
   cluster, 1 pipelined batch for data patches, touches, new sessions and
@@ -39,8 +42,9 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..errors import ConfigError
-from ..records import ApplyResult, Op, Record, Touch
+from ..records import ApplyResult, Create, Op, Record, Tombstone, Touch
 from . import redis_plans as plans
+from .redis_cache import ClientCache, Tracker
 from .redis_connect import (
     NoScriptError,
     RedisClusterException,
@@ -52,6 +56,8 @@ from .redis_connect import (
     parse_url,
 )
 from .redis_layout import Layout
+from .redis_loops import LoopClients
+from .redis_touch import TouchMemo
 
 __all__ = ["RedisBackend"]
 
@@ -70,6 +76,19 @@ def _fallback(cmd: plans.Command) -> tuple[Any, ...]:
     return ("EVAL", cmd.script.source, len(cmd.keys), *cmd.keys, *cmd.args)
 
 
+def touched_keys(ops: Sequence[Op]) -> list[str]:
+    """Storage keys a commit writes (for the client cache to drop)."""
+    keys: list[str] = []
+    for op in ops:
+        if isinstance(op, Create):
+            keys.append(op.record.key)
+            if op.replaces is not None:
+                keys.append(op.replaces)
+        else:
+            keys.append(op.key)
+    return keys
+
+
 class RedisBackend:
     """Sessions in Redis (one server, a replicated primary, or Redis Cluster).
 
@@ -86,6 +105,10 @@ class RedisBackend:
     :param client: a ready ``redis.Redis`` / ``RedisCluster`` for the sync
         face (created with ``decode_responses=True``); not closed by us.
     :param aclient: the same for the async face (``redis.asyncio``).
+    :param client_cache: ``True`` or a
+        :class:`~sessionware.backends.redis_cache.ClientCache`: keep sessions
+        read before in this process until Redis reports they changed
+        (server-assisted client-side caching; single node only).
     :param client_options: passed to the clients we create (e.g.
         ``max_connections``, ``ssl_ca_certs``).
 
@@ -102,6 +125,7 @@ class RedisBackend:
         connect_timeout: float = 0.5,
         client: Any = None,
         aclient: Any = None,
+        client_cache: ClientCache | bool | None = None,
         **client_options: Any,
     ) -> None:
         if not prefix:
@@ -125,7 +149,43 @@ class RedisBackend:
         self._aclient = None if aclient is None else check_client(aclient)
         self._own_client = client is None
         self._own_aclient = aclient is None
+        # Our own async clients: one per running event loop (see .redis_loops).
+        self._loops = LoopClients(self._target.async_client)
+        # Reads whose touch cannot be due go out as a plain HGETALL (.redis_touch).
+        self._memo = TouchMemo()
+        self._cache = self._tracker(client_cache, cluster or bool(self._target.nodes))
         self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        """Where this store is (``redis://host:port/db`` or the cluster's nodes), no password."""
+        nodes = self._target.nodes
+        if nodes:
+            return "redis+cluster://" + ",".join(f"{h}:{p}" for h, p in nodes)
+        scheme, _, rest = (self._target.url or "a Redis client passed in").partition("://")
+        # Drop the credentials and the query (which may carry password=...).
+        rest = rest.split("?", 1)[0].rpartition("@")[2]
+        return f"{scheme}://{rest}" if rest else scheme
+
+    def _tracker(self, setting: ClientCache | bool | None, cluster: bool) -> Tracker | None:
+        if setting is None or setting is False:
+            return None
+        if cluster:
+            raise ConfigError(
+                "client_cache is not supported on Redis Cluster: every master would need "
+                "its own invalidation connection; use it with a single node or a primary"
+            )
+        if not self._target.url:
+            raise ConfigError("client_cache needs a url: it opens its own tracking connection")
+        settings = ClientCache() if setting is True else setting
+        if settings.max_entries < 1 or settings.max_bytes < 1 or not settings.ping_every > 0:
+            raise ConfigError("client_cache needs positive max_entries, max_bytes, ping_every")
+        return Tracker(settings, self._target.tracking_connection, self.layout.session(""))
+
+    @property
+    def client_cache(self) -> Tracker | None:
+        """The client-side cache (``client_cache=``), or None."""
+        return self._cache
 
     def __repr__(self) -> str:
         nodes = self._target.nodes
@@ -144,9 +204,11 @@ class RedisBackend:
         return client
 
     def _async_client(self) -> Any:
-        if self._aclient is None:
-            self._aclient = self._target.async_client()
-        return self._aclient
+        # A client passed in is the caller's, on the caller's loop; ours
+        # follow whichever loop is running, so any number of loops work.
+        if self._aclient is not None:
+            return self._aclient
+        return self._loops.get()
 
     # -- sync face ----------------------------------------------------------------
 
@@ -155,7 +217,18 @@ class RedisBackend:
     touches_on_load = True
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        return self._drive(plans.load(self.layout, key, now, touch))
+        touch = self._memo.needed(key, now, touch)
+        cache, ticket = self._cache, None
+        if cache is not None:
+            hit = None if touch is not None else cache.get(key, now)
+            if hit is not None:
+                return hit
+            ticket = cache.ticket()
+        record = self._drive(plans.load(self.layout, key, now, touch))
+        self._memo.saw(key, record)
+        if cache is not None:
+            cache.put(key, record, ticket)
+        return record
 
     def load_handle(self, handle: str, now: float) -> Record | None:
         return self._drive(plans.load_handle(self.layout, handle, now))
@@ -164,14 +237,33 @@ class RedisBackend:
         if not ops:
             return ApplyResult()
         client = self._sync_client()
-        return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+        if self._cache is None:
+            return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+        keys = touched_keys(ops)
+        self._cache.forget(keys)
+        try:
+            return self._drive(plans.apply(self.layout, ops, now, is_cluster(client)))
+        finally:
+            self._cache.forget(keys)
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
         client = self._sync_client()
         return self._drive(plans.by_user(self.layout, user_id, now, is_cluster(client)))
 
+    #: Stores why sessions ended (``P t:<key>``; see :mod:`.redis_scripts`).
+    keeps_tombstones = True
+
+    def load_ending(self, key: str, now: float) -> Tombstone | None:
+        return self._drive(plans.load_ending(self.layout, key, now))
+
+    def erase_endings(self, user_id: str) -> int:
+        return self._drive(plans.erase_endings(self.layout, user_id))
+
     def close(self) -> None:
-        """Close the sync connections we opened (a client passed in is left open)."""
+        """Close the sync connections we opened (a client passed in is left open)
+        and stop the client cache's tracking thread."""
+        if self._cache is not None:
+            self._cache.close()
         if self._own_client and self._client is not None:
             client, self._client = self._client, None
             client.close()
@@ -218,7 +310,18 @@ class RedisBackend:
     # -- async face: the same plans, driven with await -------------------------------
 
     async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
-        return await self._adrive(plans.load(self.layout, key, now, touch))
+        touch = self._memo.needed(key, now, touch)
+        cache, ticket = self._cache, None
+        if cache is not None:
+            hit = None if touch is not None else cache.get(key, now)
+            if hit is not None:
+                return hit
+            ticket = cache.ticket()
+        record = await self._adrive(plans.load(self.layout, key, now, touch))
+        self._memo.saw(key, record)
+        if cache is not None:
+            cache.put(key, record, ticket)
+        return record
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
         return await self._adrive(plans.load_handle(self.layout, handle, now))
@@ -227,17 +330,33 @@ class RedisBackend:
         if not ops:
             return ApplyResult()
         cluster = is_cluster(self._async_client())
-        return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+        if self._cache is None:
+            return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+        keys = touched_keys(ops)
+        self._cache.forget(keys)
+        try:
+            return await self._adrive(plans.apply(self.layout, ops, now, cluster))
+        finally:
+            self._cache.forget(keys)
 
     async def aby_user(self, user_id: str, now: float) -> list[Record]:
         cluster = is_cluster(self._async_client())
         return await self._adrive(plans.by_user(self.layout, user_id, now, cluster))
 
+    async def aload_ending(self, key: str, now: float) -> Tombstone | None:
+        return await self._adrive(plans.load_ending(self.layout, key, now))
+
+    async def aerase_endings(self, user_id: str) -> int:
+        return await self._adrive(plans.erase_endings(self.layout, user_id))
+
     async def aclose(self) -> None:
-        """Close the async connections we opened; the next call opens new ones."""
-        if self._own_aclient and self._aclient is not None:
-            client, self._aclient = self._aclient, None
-            await client.aclose()
+        """Close the running loop's async connections we opened; the next call opens new ones.
+
+        Clients of other loops close with their loop (``asyncio.run`` and
+        ``asyncio.Runner`` finalize them on shutdown; see :mod:`.redis_loops`).
+        """
+        if self._own_aclient:
+            await self._loops.aclose()
 
     async def _adrive(self, plan: plans.Plan[T]) -> T:
         try:

@@ -7,6 +7,7 @@ nothing else.  Importing this module without redis-py installed raises
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -42,6 +43,7 @@ __all__ = [
     "failed",
     "is_cluster",
     "parse_url",
+    "release",
 ]
 
 #: Errors that mean "Redis is not there right now" rather than "Redis said no".
@@ -140,6 +142,11 @@ class Target:
         except (RedisError, RedisClusterException, OSError) as exc:
             raise failed(exc) from exc
 
+    def tracking_connection(self) -> Any:
+        """One plain RESP2 connection (not pooled), for the client cache's invalidations."""
+        options = {**self.options, "protocol": 2, "socket_timeout": None}
+        return redis.ConnectionPool.from_url(self.url, **options).make_connection()
+
     def async_client(self) -> Any:
         """A ``redis.asyncio`` client; it connects on first use."""
         if not self.nodes:
@@ -149,3 +156,39 @@ class Target:
         return redis.asyncio.cluster.RedisCluster(
             startup_nodes=nodes, retry=AsyncRetry(NoBackoff(), 1), **self.options
         )
+
+
+def release(client: Any) -> None:
+    """Close, without awaiting, the sockets of an async client whose event loop is closed.
+
+    asyncio closes a transport's socket from a callback on its loop, and a
+    closed loop runs no callbacks, so neither ``aclose`` nor any other public
+    call can do it any more.  This reaches into redis-py's connection lists
+    and asyncio's transport the one way left; every step is optional, so a
+    change in either library costs at worst a ``ResourceWarning``, never an
+    error.  Used only for loops closed without ``shutdown_asyncgens``.
+    """
+    pools = [getattr(client, "connection_pool", None)]
+    if is_cluster(client):
+        manager = client.nodes_manager  # the slot map's nodes and the startup ones
+        pools = [*manager.nodes_cache.values(), *manager.startup_nodes.values()]
+        setattr(client, "_initialize", True)  # noqa: B010 - what its aclose() marks
+    for pool in pools:
+        conns = [
+            *getattr(pool, "_available_connections", ()),
+            *getattr(pool, "_in_use_connections", ()),
+            *getattr(pool, "_connections", ()),
+        ]
+        for conn in conns:
+            writer = getattr(conn, "_writer", None)
+            if writer is None:
+                continue
+            transport = writer.transport
+            with contextlib.suppress(RuntimeError):
+                transport.abort()  # marks it closing, then fails to schedule the close
+            lost = getattr(transport, "_call_connection_lost", None)
+            with contextlib.suppress(Exception):
+                if lost is not None:
+                    lost(None)  # closes the socket, as the loop would have
+            setattr(conn, "_writer", None)  # noqa: B010
+            setattr(conn, "_reader", None)  # noqa: B010

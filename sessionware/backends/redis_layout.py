@@ -19,17 +19,19 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..records import Create, Op, Patch, Record
+from ..records import Create, Op, Patch, Record, Tombstone, companion
 
 __all__ = [
     "Layout",
     "commit_args",
+    "companion_args",
     "dump_extra",
     "index_deadline",
     "ms",
     "parse",
     "patch_args",
     "record_fields",
+    "tomb_args",
 ]
 
 #: Record attribute -> hash field.  Single letters keep every hash small.
@@ -48,11 +50,12 @@ META = {
 class Layout:
     """Key names under one prefix (``sw:`` by default)."""
 
-    __slots__ = ("_h", "_s", "_u", "prefix")
+    __slots__ = ("_h", "_s", "_t", "_tu", "_u", "prefix")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self._s, self._h, self._u = prefix + "s:", prefix + "h:", prefix + "u:"
+        self._t, self._tu = prefix + "t:", prefix + "tu:"
 
     def session(self, key: str) -> str:
         return self._s + key
@@ -62,6 +65,28 @@ class Layout:
 
     def user(self, user_id: str) -> str:
         return self._u + user_id
+
+    def tomb(self, key: str) -> str:
+        return self._t + key
+
+    def user_tombs(self, user_id: str) -> str:
+        return self._tu + user_id
+
+
+def tomb_args(tomb: Tombstone | None) -> tuple[str, str, str]:
+    """A tombstone as ``json, until, user`` script arguments (``'', '', ''`` for none)."""
+    if tomb is None:
+        return "", "", ""
+    return tomb.dumps(), repr(float(tomb.until)), "" if tomb.user_id is None else tomb.user_id
+
+
+def companion_args(op: Create) -> tuple[str, str, str]:
+    """``json, until, keep_for`` of a Create's expiry companion (empty when it has none)."""
+    rec = op.record
+    if op.keep_for is None or rec.user_id is None:
+        return "", "", ""
+    tomb = companion(rec, op.keep_for)
+    return tomb.dumps(), repr(float(tomb.until)), repr(float(op.keep_for))
 
 
 def ms(seconds: float) -> int:
@@ -111,20 +136,27 @@ def record_fields(record: Record) -> list[str]:
 
 
 def parse(key: str, fields: Mapping[str, str], now: float) -> Record | None:
-    """The record in ``fields`` (an ``HGETALL`` reply), or None if absent or expired."""
+    """The record in ``fields`` (an ``HGETALL`` reply), or None if absent or expired.
+
+    On every read's path, so it looks at each field's first letter once and
+    decodes ``extra`` only when there is some.
+    """
     expires = fields.get("_e")
-    if expires is None or float(expires) <= now or "_h" not in fields:
+    if expires is None or "_h" not in fields:
+        return None
+    expires_at = float(expires)
+    if expires_at <= now:
         return None
     data: dict[str, str] = {}
     info: dict[str, str] = {}
     extra: dict[str, Any] = {}
     for name, value in fields.items():
-        kind = name[:2]
-        if kind == "d:":
+        kind = name[0]
+        if kind == "d":
             data[name[2:]] = value
-        elif kind == "i:":
+        elif kind == "i":
             info[name[2:]] = value
-        elif kind == "x:":
+        elif kind == "x":
             extra[name[2:]] = json.loads(value)
     auth = fields.get("_t")
     return Record(
@@ -132,7 +164,7 @@ def parse(key: str, fields: Mapping[str, str], now: float) -> Record | None:
         fields["_h"],
         float(fields["_c"]),
         float(fields["_l"]),
-        float(expires),
+        expires_at,
         float(fields["_a"]),
         fields.get("_u"),
         None if auth is None else float(auth),
@@ -168,6 +200,7 @@ def patch_args(op: Patch) -> list[str]:
     expires = op.meta.get("expires_at")
     return [
         "" if expires is None else str(ms(expires)),
+        "" if op.max_bytes is None else str(op.max_bytes),
         str(len(sets)), *sets,
         str(len(dels)), *dels,
         str(len(expect)), *expect,
@@ -189,9 +222,10 @@ def commit_args(layout: Layout, ops: Iterable[Op], now: float) -> list[str]:
                 "" if op.max_per_user is None else str(op.max_per_user),
                 op.replaces or "",
                 str(len(fields)), *fields,
+                *tomb_args(op.tombstone), *companion_args(op),
             )  # fmt: skip
         elif isinstance(op, Patch):
             args += ("P", op.key, *patch_args(op))
         else:
-            args += ("D", op.key)
+            args += ("D", op.key, *tomb_args(op.tombstone))
     return args

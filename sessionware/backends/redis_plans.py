@@ -26,22 +26,44 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
-from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Touch
-from .redis_layout import Layout, commit_args, index_deadline, ms, pairs, parse, patch_args
+from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Tombstone, Touch, ended
+from .redis_layout import (
+    Layout,
+    commit_args,
+    companion_args,
+    index_deadline,
+    ms,
+    pairs,
+    parse,
+    patch_args,
+)
 from .redis_layout import record_fields as fields_of
+from .redis_lean import PATCH_DATA, lean_patch
 from .redis_scripts import (
     BY_USER,
     COMMIT,
     CREATE,
     LOAD_TOUCH,
     PATCH,
+    REBURY,
     TAKE,
+    UNCOMPANION,
     UNLINK_HANDLE,
     USER,
     LuaScript,
 )
 
-__all__ = ["Call", "Command", "Plan", "apply", "by_user", "load", "load_handle"]
+__all__ = [
+    "Call",
+    "Command",
+    "Plan",
+    "apply",
+    "by_user",
+    "erase_endings",
+    "load",
+    "load_ending",
+    "load_handle",
+]
 
 T = TypeVar("T")
 
@@ -80,6 +102,41 @@ def load_handle(layout: Layout, handle: str, now: float) -> Plan[Record | None]:
     return record if record is not None and record.handle == handle else None
 
 
+def load_ending(layout: Layout, key: str, now: float) -> Plan[Tombstone | None]:
+    """One ``GET`` of the tombstone key; ``until`` is checked here, like ``expires_at``."""
+    (text,) = yield [("GET", layout.tomb(key))]
+    tomb = None if text is None else Tombstone.loads(key, text)
+    return tomb if tomb is not None and tomb.until > now else None
+
+
+def erase_endings(layout: Layout, user_id: str) -> Plan[int]:
+    """Delete the tombstones listed in the user's ``tu:`` index that are that user's."""
+    ukey = layout.user_tombs(user_id)
+    (members,) = yield [("ZRANGE", ukey, 0, -1)]
+    if not members:
+        return 0
+    texts = yield [("GET", layout.tomb(m)) for m in members]
+    doomed = []
+    for key, text in zip(members, texts, strict=True):
+        tomb = None if text is None else Tombstone.loads(key, text)
+        if tomb is not None and tomb.user_id == user_id:
+            doomed.append(layout.tomb(key))
+    yield [*(("DEL", k) for k in doomed), ("DEL", ukey)]
+    return len(doomed)
+
+
+def _bury(layout: Layout, tomb: Tombstone, t: str) -> list[Command]:
+    """A tombstone's writes for a cluster batch: the value, its expiry, the user index."""
+    out: list[Command] = [
+        ("SET", layout.tomb(tomb.key), tomb.dumps()),
+        ("PEXPIREAT", layout.tomb(tomb.key), ms(tomb.until)),
+    ]
+    if tomb.user_id is not None:
+        index = (t, tomb.key, repr(float(tomb.until)))
+        out.append(Call(USER, (layout.user_tombs(tomb.user_id),), index))
+    return out
+
+
 def by_user(layout: Layout, user_id: str, now: float, cluster: bool) -> Plan[list[Record]]:
     """Live records of a user, oldest first; dead index entries are pruned (TM-05)."""
     ukey, t = layout.user(user_id), repr(now)
@@ -108,10 +165,18 @@ def by_user(layout: Layout, user_id: str, now: float, cluster: bool) -> Plan[lis
 
 def apply(layout: Layout, ops: Sequence[Op], now: float, cluster: bool) -> Plan[ApplyResult]:
     """A commit: one atomic script on a single node, one pipelined batch on a cluster."""
+    lean = lean_patch(layout, ops, now)
+    if lean is not None:  # the common commit: one data patch, no index to keep (.redis_lean)
+        (applied,) = yield [Call(PATCH_DATA, (lean[0],), lean[1])]
+        if applied == 1:
+            return APPLIED
+        return ApplyResult(False, (), applied == 2)  # 2: the data cap, nothing applied
     if not cluster:
         (reply,) = yield [Call(COMMIT, (), tuple(commit_args(layout, ops, now)))]
         if reply == [1]:
             return APPLIED
+        if reply == [2]:
+            return ApplyResult(False, (), True)  # the data cap: nothing applied
         return ApplyResult(reply[0] == 1, tuple(h for h in reply[1:] if h))
     return (yield from _apply_cluster(layout, ops, now))
 
@@ -121,34 +186,65 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     # written, before the old one is taken away):
     #   Create: CREATE new, [TAKE old], SET+PEXPIREAT handle, [USER add new, drop old]
     #   Patch:  PATCH          Delete: TAKE
+    # A PATCH past its max_bytes writes nothing and answers {2} (atomic per
+    # session key; the planner never batches a capped patch with other ops).
     t = repr(now)
     batch: list[Command] = []
+    extra: list[Command] = []
+    early: list[Command] = []
+    early_at: dict[int, int] = {}
     starts: list[int] = []
-    for op in ops:
+    for i, op in enumerate(ops):
         starts.append(len(batch))
         if isinstance(op, Create):
             rec = op.record
             idx = index_deadline(rec)
             new = (t, ms(rec.expires_at), *fields_of(rec))
-            batch.append(Call(CREATE, (layout.session(rec.key),), new))
-            if op.replaces is not None:
+            create: list[Command] = [
+                Call(CREATE, (layout.session(rec.key),), new),
+                ("SET", layout.handle(rec.handle), rec.key),
+                ("PEXPIREAT", layout.handle(rec.handle), ms(idx)),
+            ]
+            if op.replaces is not None and op.tombstone is not None:
+                # A rotation leaving a tombstone: the successor, its handle and the
+                # tombstone first, in a round trip of their own (see below).
+                early_at[i] = len(early)
+                early.extend(create)
                 batch.append(Call(TAKE, (layout.session(op.replaces),), (t,)))
-            batch.append(("SET", layout.handle(rec.handle), rec.key))
-            batch.append(("PEXPIREAT", layout.handle(rec.handle), ms(idx)))
+            else:
+                batch.append(create[0])
+                if op.replaces is not None:
+                    batch.append(Call(TAKE, (layout.session(op.replaces),), (t,)))
+                batch.extend(create[1:])
             if rec.user_id is not None:
                 drop = () if op.replaces is None else (op.replaces,)
                 index = (t, rec.key, repr(idx), *drop)
                 batch.append(Call(USER, (layout.user(rec.user_id),), index))
+            early.extend(_rotation_tomb(layout, op, t))
+            extra.extend(_companion_of(layout, op, t))
         elif isinstance(op, Patch):
             batch.append(Call(PATCH, (layout.session(op.key),), (t, *patch_args(op))))
         else:
             batch.append(Call(TAKE, (layout.session(op.key),), (t,)))
-    replies = yield batch
+            if op.tombstone is not None:
+                extra.extend(_bury(layout, op.tombstone, t))
+            else:
+                extra.append(Call(UNCOMPANION, (layout.tomb(op.key),), (t,)))
+    # Tombstones ride in the same batch as their endings (after every op's own commands).
+    early_replies: list[Any] = []
+    if early:
+        # A rotation goes first: commands to different slots in one batch run in
+        # parallel, so a request arriving between the TAKE of the old record and
+        # the writes of the successor and the "rotated" tombstone would find
+        # neither and be signed out (FX-07: the old ID must reach its successor).
+        early_replies = yield early
+    replies = yield batch + extra
 
     # Batch 2: index bookkeeping that depends on what batch 1 found.
     ok = True
+    too_large = False
     follow: list[Command] = []
-    limits: dict[str, int] = {}
+    limits: dict[str, tuple[int, float | None]] = {}
 
     def unindex(key: str, handle: str | None, user: str | None) -> None:
         if handle is not None:
@@ -156,12 +252,16 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         if user is not None:
             follow.append(Call(USER, (layout.user(user),), (t, "", "", key)))
 
-    for op, at in zip(ops, starts, strict=True):
+    for i, (op, at) in enumerate(zip(ops, starts, strict=True)):
         if isinstance(op, Create):
             rec = op.record
-            created = replies[at] == 1
             if op.replaces is not None:
-                was_live, old_handle, old_user = replies[at + 1]
+                if i in early_at:
+                    created = early_replies[early_at[i]] == 1
+                    was_live, old_handle, old_user = replies[at]
+                else:
+                    created = replies[at] == 1
+                    was_live, old_handle, old_user = replies[at + 1]
                 if was_live != 1 and created:
                     # The old session died meanwhile: undo the new one (never resurrect).
                     follow.append(("DEL", layout.session(rec.key)))
@@ -173,12 +273,15 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
                         old_handle if old_handle != rec.handle else None,
                         old_user if old_user != rec.user_id else None,
                     )
+            else:
+                created = replies[at] == 1
             ok = ok and created
             if created and op.max_per_user is not None and rec.user_id is not None:
-                limits[rec.user_id] = op.max_per_user
+                limits[rec.user_id] = (op.max_per_user, op.keep_for)
         elif isinstance(op, Patch):
             reply = replies[at]
             ok = ok and reply[0] == 1
+            too_large = too_large or reply[0] == 2
             if len(reply) > 1:
                 _, handle, old_user, new_user, deadline = reply
                 if handle is not None:
@@ -194,14 +297,42 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
         yield follow
 
     evicted: list[str] = []
-    for user_id, limit in limits.items():
-        evicted += yield from _evict(layout, user_id, limit, now)
+    for user_id, (limit, keep_for) in limits.items():
+        evicted += yield from _evict(layout, user_id, limit, now, keep_for)
     if ok and not evicted:
         return APPLIED
-    return ApplyResult(ok, tuple(evicted))
+    return ApplyResult(ok, tuple(evicted), too_large)
 
 
-def _evict(layout: Layout, user_id: str, limit: int, now: float) -> Plan[list[str]]:
+def _rotation_tomb(layout: Layout, op: Create, t: str) -> list[Command]:
+    """A cluster rotation's tombstone for the ID it replaces (unless a real one is there)."""
+    out: list[Command] = []
+    if op.replaces is not None and op.tombstone is not None:
+        tomb = op.tombstone
+        args = (t, tomb.dumps(), ms(tomb.until))
+        out.append(Call(REBURY, (layout.tomb(op.replaces),), args))
+        if tomb.user_id is not None:
+            index = (t, tomb.key, repr(float(tomb.until)))
+            out.append(Call(USER, (layout.user_tombs(tomb.user_id),), index))
+    return out
+
+
+def _companion_of(layout: Layout, op: Create, t: str) -> list[Command]:
+    """A cluster Create's expiry companion for the new record."""
+    out: list[Command] = []
+    text, until, _ = companion_args(op)
+    if text:
+        rec = op.record
+        out.append(("SET", layout.tomb(rec.key), text))
+        out.append(("PEXPIREAT", layout.tomb(rec.key), ms(float(until))))
+        index = (t, rec.key, until)
+        out.append(Call(USER, (layout.user_tombs(str(rec.user_id)),), index))
+    return out
+
+
+def _evict(
+    layout: Layout, user_id: str, limit: int, now: float, keep_for: float | None = None
+) -> Plan[list[str]]:
     """``max_per_user`` on a cluster: read the index, then remove the oldest beyond ``limit``.
 
     Not atomic with the login, but it converges: concurrent logins each see
@@ -212,22 +343,28 @@ def _evict(layout: Layout, user_id: str, limit: int, now: float) -> Plan[list[st
     (members,) = yield [Call(USER, (ukey,), (t, "", ""))]
     if len(members) <= limit:
         return []
-    metas = yield [("HMGET", layout.session(m), "_e", "_c", "_h", "_u") for m in members]
-    live: list[tuple[float, str, str]] = []
+    fields = ("_e", "_c", "_h", "_u", "_a", "_r")
+    metas = yield [("HMGET", layout.session(m), *fields) for m in members]
+    live: list[tuple[float, str, str, float, bool]] = []
     gone: list[str] = []
-    for key, (expires, created, handle, user) in zip(members, metas, strict=True):
+    for key, (expires, created, handle, user, absolute, remember) in zip(
+        members, metas, strict=True
+    ):
         if expires is not None and float(expires) > now and user == user_id:
-            live.append((float(created), key, handle))
+            live.append((float(created), key, handle, float(absolute or 0), remember == "1"))
         else:
             gone.append(key)
     live.sort()
     victims = live[: max(0, len(live) - limit)]
     batch: list[Command] = []
-    for _, key, handle in victims:
+    for created, key, handle, absolute, remember in victims:
         batch.append(Call(TAKE, (layout.session(key),), (t,)))
         batch.append(Call(UNLINK_HANDLE, (layout.handle(handle),), (t, key)))
         gone.append(key)
+        if keep_for is not None:
+            victim = Record(key, handle, created, now, now, absolute, user_id, remember=remember)
+            batch.extend(_bury(layout, ended(victim, "evicted", now, keep_for, by="limit"), t))
     if gone:
         batch.append(Call(USER, (ukey,), (t, "", "", *gone)))
         yield batch
-    return [handle for _, _, handle in victims]
+    return [victim[2] for victim in victims]

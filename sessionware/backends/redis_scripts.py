@@ -14,6 +14,16 @@ Key layout (``P`` is the prefix; see :mod:`.redis_layout`)::
     P h:<handle>  string  the storage key of the session with that handle
     P u:<user>    zset    storage keys of a user's sessions, scored by each
                           record's *index deadline* max(expires_at, absolute_at)
+    P t:<key>     string  the tombstone of an ended signed-in session (JSON,
+                          :meth:`~sessionware.records.Tombstone.dumps`), or the
+                          expiry companion written at creation; expires at ``until``
+    P tu:<user>   zset    storage keys of a user's tombstones, scored by ``until``
+                          (only for erasing them: :meth:`RedisBackend.erase_endings`)
+
+The expiry form costs no write on the hot path: the companion is written with
+the record at login or rotation and never touched again, and the session hash
+still expires at its deadline, data and all.  A tombstone is not a session:
+no reader looks at ``t:`` keys except ``load_ending``.
 
 The index keys are hints that readers verify against the session hash, so a
 stale entry can hide nothing and revive nothing; it only costs a lookup until
@@ -40,7 +50,9 @@ __all__ = [
     "CREATE",
     "LOAD_TOUCH",
     "PATCH",
+    "REBURY",
     "TAKE",
+    "UNCOMPANION",
     "UNLINK_HANDLE",
     "USER",
     "LuaScript",
@@ -106,18 +118,50 @@ local function user_index(ukey, add, score, first, last)
   if top[2] then redis.call('PEXPIREAT', ukey, ms(tonumber(top[2]))) end
 end
 
--- Apply a patch whose arguments start at ARGV[i]:
---   exp_ms|'', nset, field, value..., ndel, field..., nexpect, field, json...
--- Returns the next argument index, whether it applied, and, when the record's
--- index deadline or user changed, {handle, old user, new user, deadline}.
-local function patch(key, i)
-  local nset = tonumber(ARGV[i + 1])
-  local s = i + 2
+-- The argument block of a patch starting at ARGV[i]:
+--   exp_ms|'', max_bytes|'', nset, field, value..., ndel, field..., nexpect, field, json...
+-- Returns where the sets, deletes and expects start, their counts, and the next index.
+local function span(i)
+  local nset = tonumber(ARGV[i + 2])
+  local s = i + 3
   local ndel = tonumber(ARGV[s + nset])
   local d = s + nset + 1
   local nexp = tonumber(ARGV[d + ndel])
   local x = d + ndel + 1
-  local nxt = x + nexp
+  return s, nset, d, ndel, x, x + nexp
+end
+
+-- True when the patch at ARGV[i] would push the live record's data past its
+-- max_bytes: the stored data fields it leaves alone plus the ones it sets,
+-- each measured as the core measures them (name + value bytes + 4).
+local function too_large(key, i)
+  if ARGV[i + 1] == '' then return false end
+  local s, nset, d, ndel = span(i)
+  if nset == 0 or not alive(key) then return false end
+  local done, total = {}, 0
+  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
+  for j = s, s + nset - 1, 2 do
+    local name = ARGV[j]
+    if string.sub(name, 1, 2) == 'd:' then
+      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
+      done[name] = true
+    end
+  end
+  local f = redis.call('HGETALL', key)
+  for j = 1, #f, 2 do
+    local name = f[j]
+    if string.sub(name, 1, 2) == 'd:' and not done[name] then
+      total = total + #name + 2 + #f[j + 1]
+    end
+  end
+  return total > tonumber(ARGV[i + 1])
+end
+
+-- Apply a patch whose arguments start at ARGV[i] (see span).
+-- Returns the next argument index, whether it applied, and, when the record's
+-- index deadline or user changed, {handle, old user, new user, deadline}.
+local function patch(key, i)
+  local s, nset, d, ndel, x, nxt = span(i)
   local before = redis.call('HMGET', key, '_e', '_a', '_u', '_h')
   local e = tonumber(before[1])
   if e == nil or e <= now then return nxt, false end
@@ -137,9 +181,11 @@ end
 
 #: Single node: ARGV = now, prefix, then ops:
 #:   C key handle user|'' exp_ms score idx_ms max|'' replaces|'' n fields...
+#:     tomb|'' until user  companion|'' until keep_for|''
 #:   P key <patch args>
-#:   D key
-#: Returns {ok, evicted handle...}.
+#:   D key tomb|'' until user
+#: Returns {ok, evicted handle...}, or {2} when a patch would pass its
+#: max_bytes (checked for every patch before any op writes: nothing applied).
 COMMIT = LuaScript(
     "commit",
     _FUNCS
@@ -150,11 +196,24 @@ local evicted = {}
 local function sk(k) return prefix .. 's:' .. k end
 local function hk(h) return prefix .. 'h:' .. h end
 local function uk(u) return prefix .. 'u:' .. u end
+local function tk(k) return prefix .. 't:' .. k end
+local function tuk(u) return prefix .. 'tu:' .. u end
+local function bury(k, tomb, till, user)
+  if tomb == '' then
+    -- ended for no recorded reason: drop a companion that would claim an expiry
+    local v = redis.call('GET', tk(k))
+    if v and string.sub(v, 1, 13) == '{"r":"expiry"' then redis.call('DEL', tk(k)) end
+    return
+  end
+  redis.call('SET', tk(k), tomb)
+  redis.call('PEXPIREAT', tk(k), ms(tonumber(till)))
+  if user ~= '' then user_index(tuk(user), k, till, 1, 0) end
+end
 local function unlink(handle, user, k)
   if handle and redis.call('GET', hk(handle)) == k then redis.call('DEL', hk(handle)) end
   if user then redis.call('ZREM', uk(user), k) end
 end
-local function evict(user, limit)
+local function evict(user, limit, keep)
   local ukey = uk(user)
   local live = {}
   for _, m in ipairs(redis.call('ZRANGE', ukey, 0, -1)) do
@@ -167,33 +226,59 @@ local function evict(user, limit)
   end
   table.sort(live, function(a, b) return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2]) end)
   for j = 1, #live - limit do
-    local h, u = take(sk(live[j][2]))
-    unlink(h, u, live[j][2])
+    local vk = live[j][2]
+    local ar = redis.call('HMGET', sk(vk), '_a', '_r')
+    local h, u = take(sk(vk))
+    unlink(h, u, vk)
     evicted[#evicted + 1] = h
+    if keep ~= '' and h and u then
+      local life = tonumber(keep)
+      if ar[2] == '1' then life = math.min(life, math.max(tonumber(ar[1]) - now, 0) + 60) end
+      local untl = string.format('%.17g', now + life)
+      local tomb = '{"r":"evicted","h":' .. cjson.encode(h) .. ',"u":' .. cjson.encode(u)
+        .. ',"t":' .. ARGV[1] .. ',"e":' .. untl .. ',"b":"limit"}'
+      bury(vk, tomb, untl, u)
+    end
   end
   user_index(ukey, false, 0, 1, 0)
 end
 
 local i = 3
 while i <= #ARGV do
+  if ARGV[i] == 'C' then
+    i = i + 10 + tonumber(ARGV[i + 9]) + 6  -- fields, then the 6 tombstone slots
+  elseif ARGV[i] == 'P' then
+    if too_large(sk(ARGV[i + 1]), i + 2) then return {2} end
+    local _, _, _, _, _, nxt = span(i + 2)
+    i = nxt
+  else
+    i = i + 5  -- D key tomb until user
+  end
+end
+
+i = 3
+while i <= #ARGV do
   local op, k = ARGV[i], ARGV[i + 1]
   if op == 'C' then
     local h, u, exp, score, idx_ms = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     local max, old, first = ARGV[i + 7], ARGV[i + 8], i + 10
-    i = first + tonumber(ARGV[i + 9])
+    local t = first + tonumber(ARGV[i + 9])
+    i = t + 6
     if alive(sk(k)) or (old ~= '' and not alive(sk(old))) then
       ok = 0
     else
       if old ~= '' then
         local oh, ou = take(sk(old))
         unlink(oh, ou, old)
+        bury(old, ARGV[t], ARGV[t + 1], ARGV[t + 2])
       end
-      put(sk(k), exp, first, i - 1)
+      put(sk(k), exp, first, t - 1)
       redis.call('SET', hk(h), k)
       redis.call('PEXPIREAT', hk(h), idx_ms)
       if u ~= '' then
         user_index(uk(u), k, score, 1, 0)
-        if max ~= '' then evict(u, tonumber(max)) end
+        if ARGV[t + 3] ~= '' then bury(k, ARGV[t + 3], ARGV[t + 4], u) end
+        if max ~= '' then evict(u, tonumber(max), ARGV[t + 5]) end
       end
     end
   elseif op == 'P' then
@@ -213,7 +298,8 @@ while i <= #ARGV do
   else
     local h, u = take(sk(k))
     unlink(h, u, k)
-    i = i + 2
+    bury(k, ARGV[i + 2], ARGV[i + 3], ARGV[i + 4])
+    i = i + 5
   end
 end
 return {ok, unpack(evicted)}
@@ -263,11 +349,13 @@ return {live and 1 or 0, h, u}
 )
 
 #: Cluster: KEYS = session; ARGV = now, <patch args>.  Returns {ok} or
-#: {1, handle, old user, new user, deadline} when the indexes need updating.
+#: {1, handle, old user, new user, deadline} when the indexes need updating,
+#: or {2} (nothing written) when the patch would pass its max_bytes.
 PATCH = LuaScript(
     "patch",
     _FUNCS
     + r"""
+if too_large(KEYS[1], 2) then return {2} end
 local _, good, re = patch(KEYS[1], 2)
 if not good then return {0} end
 if not re then return {1} end
@@ -293,6 +381,30 @@ UNLINK_HANDLE = LuaScript(
     "unlink_handle",
     r"""
 if redis.call('GET', KEYS[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
+return 0
+""",
+)
+
+#: Cluster: KEYS = tombstone key; ARGV = now, tombstone, until_ms.  Writes it
+#: unless a real tombstone is there already (a rotation whose old session was
+#: revoked in flight keeps the revocation's); an expiry companion is replaced.
+REBURY = LuaScript(
+    "rebury",
+    r"""
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 13) ~= '{"r":"expiry"' then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+return 1
+""",
+)
+
+#: Cluster: KEYS = tombstone key; ARGV = now.  Deletes an expiry companion only.
+UNCOMPANION = LuaScript(
+    "uncompanion",
+    r"""
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 13) == '{"r":"expiry"' then return redis.call('DEL', KEYS[1]) end
 return 0
 """,
 )

@@ -60,10 +60,11 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("sql", "SQLAlchemy") from error
 
-from ..records import APPLIED, ApplyResult, Op, Record
+from ..records import APPLIED, ApplyResult, Op, Record, Tombstone, Touch
 from .sql_engines import TX_OPTION, derive_urls, make_engine, map_error, render, setup_sqlite
 from .sql_plans import Outcome, Plan, Planner
 from .sql_schema import DEFAULT_TABLE, SessionTables, make_tables
+from .sql_touch import TouchReads
 
 __all__ = ["SQLBackend"]
 
@@ -90,6 +91,10 @@ class SQLBackend:
     :param connect_timeout: PostgreSQL: seconds to wait for a connection.
     :param sweep_every: / :param sweep_batch: every ``sweep_every``-th apply
         also deletes up to ``sweep_batch`` expired sessions.
+    :param tombstones: keep tombstones (why sessions ended) in
+        ``table + "_endings"``; by default on when ``create_tables`` is (that
+        creates the table).  When Alembic owns the schema, add the table with
+        your migration, then pass ``tombstones=True``.
 
     In-memory SQLite holds one connection shared by both faces; its async
     calls run inline (microseconds, no I/O to wait for).
@@ -108,10 +113,11 @@ class SQLBackend:
         async_engine: AsyncEngine | None = None,
         busy_timeout: float = 5.0,
         connect_timeout: float = 5.0,
-        pool_pre_ping: bool = True,
+        pool_pre_ping: bool = False,
         sqlite_wal: bool = True,
         sweep_every: int = 10,
         sweep_batch: int = 100,
+        tombstones: bool | None = None,
     ) -> None:
         if sweep_every < 1 or sweep_batch < 0:
             raise ConfigError("sweep_every must be >= 1 and sweep_batch >= 0")
@@ -143,7 +149,10 @@ class SQLBackend:
         self.create_tables = create_tables
         self.sweep_every = sweep_every
         self.sweep_batch = sweep_batch
-        self._planner = Planner(self.tables, sync_url.get_backend_name())
+        #: Stores why sessions ended (the optional capability of the protocol).
+        self.keeps_tombstones = create_tables if tombstones is None else tombstones
+        self._planner = Planner(self.tables, sync_url.get_backend_name(), self.keeps_tombstones)
+        self._touch = TouchReads(self.tables, self._planner)
         if sqlite:
             write: dict[str, Any] = {TX_OPTION: "immediate"}
             read: dict[str, Any] = {TX_OPTION: "read"}
@@ -159,12 +168,23 @@ class SQLBackend:
         self._ready_lock = threading.Lock()
         self._writes = itertools.count()
 
+    @property
+    def address(self) -> str:
+        """The database URL with the password hidden, for messages and events."""
+        return render(self.engine.url)
+
     def __repr__(self) -> str:
         return f"SQLBackend({render(self.engine.url)!r}, table={self.tables.sessions.name!r})"
 
     # -- sync face -----------------------------------------------------------
 
-    def load(self, key: str, now: float) -> Record | None:
+    #: ``load`` accepts a :class:`~sessionware.records.Touch`: a read that
+    #: slides the expiry is one statement on PostgreSQL (:mod:`.sql_touch`).
+    touches_on_load = True
+
+    def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        if touch is not None:
+            return self._run(self._touch.load(key, now, touch), write=False)
         return self._run(self._planner.load(key, now), write=False)
 
     def load_handle(self, handle: str, now: float) -> Record | None:
@@ -177,6 +197,14 @@ class SQLBackend:
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
         return self._run(self._planner.by_user(user_id, now), write=False)
+
+    def load_ending(self, key: str, now: float) -> Tombstone | None:
+        tombs = self._planner.tombs
+        return None if tombs is None else self._run(tombs.load(key, now), write=False)
+
+    def erase_endings(self, user_id: str) -> int:
+        tombs = self._planner.tombs
+        return 0 if tombs is None else self._run(tombs.erase(user_id), write=True)
 
     def purge_expired(self, now: float | None = None, limit: int | None = None) -> int:
         """Delete expired sessions now (all, or at most ``limit``); returns how many.
@@ -214,7 +242,9 @@ class SQLBackend:
 
     # -- async face: the same plans over AsyncConnection -----------------------
 
-    async def aload(self, key: str, now: float) -> Record | None:
+    async def aload(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
+        if touch is not None:
+            return await self._arun(self._touch.load(key, now, touch), write=False)
         return await self._arun(self._planner.load(key, now), write=False)
 
     async def aload_handle(self, handle: str, now: float) -> Record | None:
@@ -227,6 +257,14 @@ class SQLBackend:
 
     async def aby_user(self, user_id: str, now: float) -> list[Record]:
         return await self._arun(self._planner.by_user(user_id, now), write=False)
+
+    async def aload_ending(self, key: str, now: float) -> Tombstone | None:
+        tombs = self._planner.tombs
+        return None if tombs is None else await self._arun(tombs.load(key, now), write=False)
+
+    async def aerase_endings(self, user_id: str) -> int:
+        tombs = self._planner.tombs
+        return 0 if tombs is None else await self._arun(tombs.erase(user_id), write=True)
 
     async def apurge_expired(self, now: float | None = None, limit: int | None = None) -> int:
         """Async twin of :meth:`purge_expired`."""
@@ -270,11 +308,17 @@ class SQLBackend:
             with self._ready_lock:
                 if not self._ready:
                     self.create_all()
-        try:
-            with self._guard, (self._writer if write else self._reader).begin() as conn:
-                return _drive(conn, plan)
-        except (exc.SQLAlchemyError, OSError) as error:
-            raise map_error(error) from error
+        step = next(plan)
+        for attempt in (1, 2):
+            progress = _Progress()
+            try:
+                with self._guard, (self._writer if write else self._reader).begin() as conn:
+                    return _drive(conn, plan, step, progress)
+            except (exc.SQLAlchemyError, OSError) as error:
+                if attempt == 1 and _retry(error, progress):
+                    continue
+                raise map_error(error) from error
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _arun(self, plan: Plan[T], *, write: bool) -> T:
         engine = self._awriter if write else self._areader
@@ -282,17 +326,47 @@ class SQLBackend:
             return self._run(plan, write=write)
         if not self._ready:
             await self.acreate_all()
-        try:
-            async with engine.begin() as conn:
-                return await _adrive(conn, plan)
-        except (exc.SQLAlchemyError, OSError) as error:
-            raise map_error(error) from error
+        step = next(plan)
+        for attempt in (1, 2):
+            progress = _Progress()
+            try:
+                async with engine.begin() as conn:
+                    return await _adrive(conn, plan, step, progress)
+            except (exc.SQLAlchemyError, OSError) as error:
+                if attempt == 1 and _retry(error, progress):
+                    continue
+                raise map_error(error) from error
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _drive(conn: sa.Connection, plan: Plan[T]) -> T:
-    step = next(plan)
+class _Progress:
+    """Whether a statement of this attempt has completed (then it is never retried)."""
+
+    __slots__ = ("ran",)
+
+    def __init__(self) -> None:
+        self.ran = False
+
+
+def _retry(error: BaseException, progress: _Progress) -> bool:
+    """Run the call again on a fresh connection: only if its pooled one was dead before
+    any statement completed.
+
+    Without a pre-ping round trip, a pooled connection the server dropped
+    (restart, idle timeout, failover) is found dead by the first statement
+    sent on it, and SQLAlchemy then invalidates it and every older pooled
+    connection.  Nothing can have been committed: a write's transaction dies
+    with its connection, and a read (or a sliding read, which is idempotent)
+    changes nothing worth keeping.  Once a statement has completed, a failure
+    may follow a commit the server made, so it is never retried blindly.
+    """
+    return not progress.ran and isinstance(error, exc.DBAPIError) and error.connection_invalidated
+
+
+def _drive(conn: sa.Connection, plan: Plan[T], step: Any, progress: _Progress) -> T:
     while True:
         outcome = _outcome(conn.execute(*step))
+        progress.ran = True
         try:
             step = plan.send(outcome)
         except StopIteration as done:
@@ -303,10 +377,10 @@ def _outcome(result: sa.CursorResult[Any]) -> Outcome:
     return Outcome(result.all() if result.returns_rows else (), result.rowcount)
 
 
-async def _adrive(conn: AsyncConnection, plan: Plan[T]) -> T:
-    step = next(plan)
+async def _adrive(conn: AsyncConnection, plan: Plan[T], step: Any, progress: _Progress) -> T:
     while True:
         outcome = _outcome(await conn.execute(*step))
+        progress.ran = True
         try:
             step = plan.send(outcome)
         except StopIteration as done:

@@ -221,7 +221,19 @@ def map_error(error: BaseException) -> BackendError:
         | OSError,
     ) or (isinstance(error, exc.DBAPIError) and error.connection_invalidated)
     kind = BackendUnavailable if unavailable else BackendError
-    return kind(f"SQL session store failed: {type(error).__name__}")
+    return kind(f"SQL session store failed: {_cause(error)}")
+
+
+def _cause(error: BaseException) -> str:
+    """The driver's own first line ("connection refused", "database is locked").
+
+    Never SQLAlchemy's full text, which quotes the statement and its bound
+    parameters (hashed keys, session data); drivers do not echo passwords.
+    """
+    origin = getattr(error, "orig", None) or error
+    lines = str(origin).strip().splitlines()
+    text = lines[0].strip()[:200] if lines else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def render(url: URL) -> str:

@@ -27,6 +27,10 @@ Invariants the plans keep (CC-01..03, TM-05/06, EX-05):
    transaction-scoped advisory lock on PostgreSQL taken before any other
    statement of the commit (so two logins of one user serialize and no lock
    order can deadlock); SQLite serializes all writers anyway.
+6. A patch with ``max_bytes`` first locks its session row, then measures the
+   data rows as committed (a new statement sees concurrent patches that held
+   the lock before it), before any op of the commit writes: over the cap,
+   the plan returns ``too_large`` having written nothing.
 """
 
 from __future__ import annotations
@@ -41,10 +45,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import Executable
 
-from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, encode
+from ..records import (
+    APPLIED,
+    ApplyResult,
+    Create,
+    Delete,
+    Op,
+    Patch,
+    Record,
+    companion,
+    encode,
+    entry_size,
+)
+from ..records import ended as ended_at_now
 from .sql_schema import SessionTables
+from .sql_tombs import TombPlans
 
-__all__ = ["Outcome", "Plan", "Planner", "Step"]
+__all__ = ["Outcome", "Plan", "Planner", "Step", "fold_records"]
 
 T = TypeVar("T")
 
@@ -68,10 +85,14 @@ _bp = sa.bindparam
 class Planner:
     """Builds the statements once and turns backend calls into plans."""
 
-    def __init__(self, tables: SessionTables, dialect: str) -> None:
+    def __init__(self, tables: SessionTables, dialect: str, tombstones: bool = False) -> None:
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"SQLBackend supports sqlite and postgresql, not {dialect!r}")
         self.postgres = dialect == "postgresql"
+        #: Tombstone statements, or None when this store keeps none.
+        self.tombs: TombPlans | None = None
+        if tombstones and tables.endings is not None:
+            self.tombs = TombPlans(tables.endings, self.postgres)
         self._table = tables.sessions.fullname
         s, d = self._s, self._d = tables.sessions, tables.data
         insert = postgresql.insert if self.postgres else sqlite.insert
@@ -86,9 +107,16 @@ class Planner:
         )
 
         self.q_lock = sa.select(s.c.extra).where(s.c.key == _bp("sk"), live).with_for_update()
+        # Byte lengths, as the cap counts them (UTF-8), without fetching the values.
+        # (Not a cast to bytea on PostgreSQL: that would parse backslashes as escapes.)
+        if self.postgres:
+            nbytes = sa.func.octet_length(d.c.value)
+        else:
+            nbytes = sa.func.length(sa.cast(d.c.value, sa.LargeBinary))
+        self.q_sizes = sa.select(d.c.name, nbytes).where(d.c.session_key == _bp("sk"))
         self.q_expiry = sa.select(s.c.expires_at).where(s.c.key == _bp("sk"))
         self.q_user_rows = (
-            sa.select(s.c.key, s.c.handle, s.c.expires_at)
+            sa.select(s.c.key, s.c.handle, s.c.expires_at, s.c.absolute_at, s.c.remember)
             .where(s.c.user_id == _bp("user"))
             .order_by(s.c.created_at, s.c.key)
         )
@@ -145,6 +173,10 @@ class Planner:
                 yield self.q_advisory, {"lock": self._lock_id(user)}
         if sweep:
             yield from self.purge(now, sweep)
+        for op in ops:
+            capped = isinstance(op, Patch) and op.max_bytes is not None and op.set
+            if capped and (yield from self._too_large(op, now)):  # type: ignore[arg-type]
+                return ApplyResult(False, (), True)
         ok = True
         evicted: list[str] = []
         for op in ops:
@@ -154,6 +186,7 @@ class Planner:
                 ok = (yield from self._create(op, now, evicted)) and ok
             else:
                 yield from self._drop([op.key])
+                yield from self._bury_delete(op)
         if ok and not evicted:
             return APPLIED
         return ApplyResult(ok, tuple(evicted))
@@ -162,6 +195,8 @@ class Planner:
         """Delete up to ``limit`` expired sessions (oldest deadline first)."""
         got = yield self.q_expired, {"now": now, "limit": limit}
         keys = [row[0] for row in got.rows]
+        if self.tombs is not None:
+            yield from self.tombs.sweep(now)
         if not keys:
             return 0
         return (yield from self._drop(keys))
@@ -181,6 +216,8 @@ class Planner:
             if gone.rowcount == 0:
                 return False  # revoked or expired meanwhile: do not resurrect (CC-03)
             yield self.d_data, {"keys": [op.replaces]}
+            if self.tombs is not None and op.tombstone is not None:
+                yield from self.tombs.bury(op.tombstone)  # the old row was live: no other
             yield self.i_session, row
         else:
             got = yield self.i_absent, row
@@ -192,9 +229,21 @@ class Planner:
                 yield self.i_session, row
         if record.data:
             yield self.i_data, _data_rows(record.key, record.data.items())
+        keep = op.keep_for if self.tombs is not None and record.user_id is not None else None
+        if self.tombs is not None and keep is not None:
+            yield from self.tombs.bury(companion(record, keep))
         if op.max_per_user is not None and record.user_id is not None:
-            evicted.extend((yield from self._limit_user(record.user_id, op.max_per_user, now)))
+            victims = yield from self._limit_user(record.user_id, op.max_per_user, now, keep)
+            evicted.extend(victims)
         return True
+
+    def _bury_delete(self, op: Delete) -> Plan[None]:
+        if self.tombs is None:
+            return
+        if op.tombstone is not None:
+            yield from self.tombs.bury(op.tombstone)
+        else:
+            yield from self.tombs.unbury(op.key)
 
     def _patch(self, op: Patch, now: float) -> Plan[bool]:
         s = self._s
@@ -226,7 +275,24 @@ class Planner:
             yield self.d_names, {"sk": op.key, "names": list(op.delete)}
         return True
 
-    def _limit_user(self, user_id: str, limit: int, now: float) -> Plan[list[str]]:
+    def _too_large(self, op: Patch, now: float) -> Plan[bool]:
+        """Lock ``op``'s session row and tell whether ``op`` would pass ``op.max_bytes``."""
+        assert op.max_bytes is not None
+        got = yield self.q_lock, {"sk": op.key, "now": now}
+        if not got.rows:
+            return False  # missing or expired: the patch itself fails
+        sizes = yield self.q_sizes, {"sk": op.key}
+        stored = {name: int(length or 0) for name, length in sizes.rows}
+        for name in (*op.set, *op.delete):
+            stored.pop(name, None)
+        total = sum(entry_size(name, "") + length for name, length in stored.items())
+        gone = set(op.delete)
+        total += sum(entry_size(name, text) for name, text in op.set.items() if name not in gone)
+        return total > op.max_bytes
+
+    def _limit_user(
+        self, user_id: str, limit: int, now: float, keep: float | None = None
+    ) -> Plan[list[str]]:
         got = yield self.q_user_rows, {"user": user_id}
         dead = [row[0] for row in got.rows if row[2] <= now]
         live = [row for row in got.rows if row[2] > now]
@@ -234,6 +300,10 @@ class Planner:
         doomed = dead + [row[0] for row in victims]
         if doomed:
             yield from self._drop(doomed)  # expired index entries go too (TM-05)
+        if self.tombs is not None and keep is not None:
+            for key, handle, _, absolute, remember in victims:
+                victim = Record(key, handle, now, now, now, absolute, user_id, None, bool(remember))
+                yield from self.tombs.bury(ended_at_now(victim, "evicted", now, keep, by="limit"))
         return [row[1] for row in victims]
 
     def _drop(self, keys: list[str]) -> Plan[int]:
@@ -291,3 +361,7 @@ def _records(rows: Sequence[Sequence[Any]]) -> list[Record]:
         if name is not None:
             record.data[name] = value
     return list(records.values())
+
+
+#: Joined session/data rows as records, for the plans of other modules (``sql_touch``).
+fold_records = _records

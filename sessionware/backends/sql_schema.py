@@ -1,6 +1,7 @@
 """The SQL schema of :class:`~sessionware.backends.sql.SQLBackend`, as SQLAlchemy tables.
 
-Two tables, so that a commit can write a *patch* (CC-01):
+Two tables, so that a commit can write a *patch* (CC-01), and since 0.2 a
+third for tombstones (``<table>_endings``, :mod:`.sql_tombs`):
 
 ``<table>`` (default ``sessionware_sessions``), one row per session
     ``key`` (primary key: the keyed hash of the session ID, never the ID
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..errors import ConfigError
+from .sql_tombs import endings_table
 
 __all__ = ["DEFAULT_TABLE", "SessionTables", "make_metadata", "make_tables"]
 
@@ -51,6 +53,8 @@ class SessionTables:
     metadata: sa.MetaData
     sessions: sa.Table
     data: sa.Table
+    #: Tombstones of ended sessions (0.2; see :mod:`.sql_tombs`).
+    endings: sa.Table | None = None
 
 
 def make_tables(
@@ -59,7 +63,7 @@ def make_tables(
     metadata: sa.MetaData | None = None,
     schema: str | None = None,
 ) -> SessionTables:
-    """Define the session tables named ``table`` and ``table + "_data"``.
+    """Define the session tables named ``table``, ``table + "_data"`` and ``table + "_endings"``.
 
     Pass your application's ``metadata`` to add them next to your own tables
     (one Alembic history for everything); by default a fresh
@@ -105,7 +109,8 @@ def make_tables(
         sa.Column("value", sa.Text(), nullable=False),
         schema=schema,
     )
-    return SessionTables(metadata, sessions, data)
+    endings = endings_table(table, metadata, _KEY, schema)
+    return SessionTables(metadata, sessions, data, endings)
 
 
 def make_metadata(table: str = DEFAULT_TABLE, *, schema: str | None = None) -> sa.MetaData:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import SessionConfig
+from ..plain_http import FRAMEWORK_SPELLINGS, NATIVE_SPELLING, secure_notice
 
 __all__ = ["Finding", "audit", "find_config"]
 
@@ -66,15 +67,23 @@ def _minutes(seconds: float) -> str:
 
 
 def _cookie(cfg: SessionConfig, level: int) -> list[Finding]:
-    out = [
-        Finding(
-            _required(cfg.secure, level, 1),
+    secure = Finding(
+        _required(bool(cfg.secure), level, 1),
+        "v4.0.3-3.4.1 v5.0.0-3.3.1",
+        "Cookie is Secure"
+        if cfg.secure
+        else "Cookie is not Secure: " + secure_notice(NATIVE_SPELLING, cfg.cookie_name),
+        "" if cfg.secure else "remove secure=False outside development",
+    )
+    if cfg.secure == "auto":
+        secure = Finding(
+            "WARN",
             "v4.0.3-3.4.1 v5.0.0-3.3.1",
-            "Cookie is Secure"
-            if cfg.secure
-            else "Cookie is not Secure: it travels over plain HTTP",
-            "" if cfg.secure else "remove secure=False (and https_only=False) outside development",
-        ),
+            "Cookie " + secure_notice(FRAMEWORK_SPELLINGS[0], cfg.cookie_name),
+            "serve HTTPS only, or pass https_only=True / SESSION_COOKIE_SECURE=True",
+        )
+    out = [
+        secure,
         Finding(
             _required(cfg.http_only, level, 1),
             "v4.0.3-3.4.2 v5.0.0-3.3.4",
@@ -211,6 +220,15 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
             "use binding='log' (or 'revoke')" if cfg.binding == "off" else "",
         )
     )
+    if cfg.grace_s > 60:
+        out.append(
+            Finding(
+                "WARN",
+                "FX-07",
+                f"rotation_grace is {cfg.grace_s:g} s: a renewed-away ID stays usable that long",
+                "a few seconds covers requests in flight (the default is 5 s)",
+            )
+        )
     if any(n.endswith("/0") for n in cfg.trusted_proxies):
         out.append(
             Finding(
@@ -218,6 +236,19 @@ def _identity(cfg: SessionConfig, level: int) -> list[Finding]:
                 "FX-08",
                 "trusted_proxies trusts every address: clients can forge their IP",
                 "list only your proxies' addresses",
+            )
+        )
+    elif not cfg.trusted_proxies:
+        # The middleware warns (once) and raises `untrusted_forwarding` when it
+        # actually sees forwarding headers from an unlisted peer (#13).
+        out.append(
+            Finding(
+                "INFO",
+                "FX-08 AN-01",
+                "No trusted_proxies: X-Forwarded-For / Forwarded are ignored, so behind an "
+                "unlisted reverse proxy every user shares the proxy's address",
+                "behind a proxy, list its address in trusted_proxies "
+                "(the middleware logs an untrusted-forwarding warning when it sees such headers)",
             )
         )
     return out
@@ -252,12 +283,17 @@ def _operations(cfg: SessionConfig, level: int, backend: str | None) -> list[Fin
             )
         )
     if backend == "MemoryBackend":
+        from ..deployment import worker_count
+
+        workers = worker_count()
+        several = workers is not None and workers > 1
         out.append(
             Finding(
-                "INFO",
+                "WARN" if several else "INFO",
                 "-",
                 "MemoryBackend keeps sessions in one process: restarts sign everyone out, "
-                "and several workers do not share sessions",
+                "and several workers do not share sessions"
+                + (f" (this server runs {workers} workers)" if several else ""),
                 "use a SQL or Redis backend in production",
             )
         )

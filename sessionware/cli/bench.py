@@ -113,6 +113,10 @@ class _ASGIDriver:
             if name == b"set-cookie" and b"Max-Age=0" not in value:
                 self.cookie = value.split(b";", 1)[0]
 
+    async def batch(self, path: str, n: int) -> None:
+        for _ in range(n):
+            await self.get(path)
+
 
 class _WSGIDriver:
     """Calls a WSGI app in process, the same way."""
@@ -149,6 +153,10 @@ class _WSGIDriver:
             if name.lower() == "set-cookie" and "Max-Age=0" not in value:
                 self.cookie = value.split(";", 1)[0]
 
+    def batch(self, path: str, n: int) -> None:
+        for _ in range(n):
+            self.get(path)
+
 
 def _summarise(face: str, case: str, bare: list[float], wrapped: list[float]) -> Result:
     diffs = sorted(w - b for w, b in zip(wrapped, bare, strict=True))
@@ -180,54 +188,57 @@ def run(
             progress.flush()
 
     options: dict[str, Any] = {"secret_keys": [_SECRET], "backend": backend, "guard": None}
-    if "asgi" in faces:
-        results += asyncio.run(_run_asgi(options, rounds, batch, tick))
-    if "wsgi" in faces:
-        results += _run_wsgi(options, rounds, batch, tick)
+    for face in faces:
+        if face == "asgi":
+            results += _asgi_results(options, rounds, batch, tick)
+        else:
+            bare_w = _WSGIDriver(_wsgi_app)
+            wrapped_w = _WSGIDriver(WSGISessionMiddleware(_wsgi_app, **options))
+            wrapped_w.get("/write")  # the session every case then presents
+            results += _measure("wsgi", bare_w.batch, wrapped_w.batch, rounds, batch, tick)
     return results
 
 
-async def _run_asgi(
+def _asgi_results(
     options: dict[str, Any], rounds: int, batch: int, tick: Callable[[], None]
 ) -> list[Result]:
-    bare = _ASGIDriver(_asgi_app)
-    wrapped = _ASGIDriver(SessionMiddleware(_asgi_app, **options))
-    await wrapped.get("/write")  # the session every case then presents
+    """The ASGI face, each batch one coroutine run on a loop that lives for the whole run."""
+    loop = asyncio.new_event_loop()
+    try:
+        bare = _ASGIDriver(_asgi_app)
+        wrapped = _ASGIDriver(SessionMiddleware(_asgi_app, **options))
+        loop.run_until_complete(wrapped.get("/write"))
+
+        def bare_batch(path: str, n: int) -> None:
+            loop.run_until_complete(bare.batch(path, n))
+
+        def wrapped_batch(path: str, n: int) -> None:
+            loop.run_until_complete(wrapped.batch(path, n))
+
+        return _measure("asgi", bare_batch, wrapped_batch, rounds, batch, tick)
+    finally:
+        loop.close()
+
+
+Batch = Callable[[str, int], None]
+
+
+def _measure(
+    face: str, bare: Batch, wrapped: Batch, rounds: int, batch: int, tick: Callable[[], None]
+) -> list[Result]:
+    """Alternate bare and wrapped batches per round (order flipped each round), per case."""
     out = []
     for case in CASES:
         path = f"/{case}"
         times: dict[str, list[float]] = {"bare": [], "wrapped": []}
         for i in range(rounds):
             pair = (("bare", bare), ("wrapped", wrapped))
-            for name, driver in pair if i % 2 == 0 else pair[::-1]:
+            for name, run_batch in pair if i % 2 == 0 else pair[::-1]:
                 start = time.perf_counter()
-                for _ in range(batch):
-                    await driver.get(path)
+                run_batch(path, batch)
                 times[name].append((time.perf_counter() - start) / batch * 1e6)
             tick()
-        out.append(_summarise("asgi", case, times["bare"], times["wrapped"]))
-    return out
-
-
-def _run_wsgi(
-    options: dict[str, Any], rounds: int, batch: int, tick: Callable[[], None]
-) -> list[Result]:
-    bare = _WSGIDriver(_wsgi_app)
-    wrapped = _WSGIDriver(WSGISessionMiddleware(_wsgi_app, **options))
-    wrapped.get("/write")
-    out = []
-    for case in CASES:
-        path = f"/{case}"
-        times: dict[str, list[float]] = {"bare": [], "wrapped": []}
-        for i in range(rounds):
-            pair = (("bare", bare), ("wrapped", wrapped))
-            for name, driver in pair if i % 2 == 0 else pair[::-1]:
-                start = time.perf_counter()
-                for _ in range(batch):
-                    driver.get(path)
-                times[name].append((time.perf_counter() - start) / batch * 1e6)
-            tick()
-        out.append(_summarise("wsgi", case, times["bare"], times["wrapped"]))
+        out.append(_summarise(face, case, times["bare"], times["wrapped"]))
     return out
 
 

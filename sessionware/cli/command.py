@@ -13,7 +13,6 @@ zero-argument factory) in your code.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import secrets
@@ -23,86 +22,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
-from typing import Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from typing import NoReturn
 
-from ..backends import from_url
-from ..backends.base import Backend
+from .. import __version__
 from ..config import SessionConfig
 from ..errors import BackendError, MissingExtra, SessionwareError
 from ..manager import SessionManager
 from .audit import audit, find_config
+from .targets import Failure, Usage, check_store, load_object, open_backend, redact
+from .targets import reach as _store
 
 __all__ = ["main"]
 
 
-class Failure(Exception):
-    """A clean, one-line failure (exit 1)."""
-
-
-class Usage(Exception):
-    """A bad argument (exit 2)."""
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def load_object(spec: str) -> Any:
-    """The object named by ``module:attribute`` (dotted attributes allowed)."""
-    module_name, _, attr = spec.partition(":")
-    sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise Usage(f"cannot import {module_name!r}: {exc}") from exc
-    finally:
-        sys.path.pop(0)
-    for part in attr.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError as exc:
-            raise Usage(f"{module_name!r} has no attribute {attr!r}") from exc
-    return target
-
-
-def _is_backend(obj: Any) -> bool:
-    return all(callable(getattr(obj, name, None)) for name in ("load", "apply", "by_user"))
-
-
-def open_backend(spec: str, *, shared: bool = True) -> Backend:
-    """The backend for ``--backend``; ``shared`` refuses stores private to this process."""
-    if "://" not in spec and ":" in spec and not spec.startswith("sqlite:"):
-        obj = load_object(spec)
-        if not _is_backend(obj) and callable(obj):
-            obj = obj()
-        if not _is_backend(obj):
-            raise Usage(f"{spec} is not a session backend (it has no load/apply/by_user)")
-        return obj  # type: ignore[no-any-return]
-    if shared and spec in ("memory", "memory://"):
-        raise Usage(
-            "memory:// lives inside one process, so there is nothing here to list or clean; "
-            "point --backend at your app's store (sqlite:///..., redis://..., postgresql://...) "
-            "or at a backend object as module:attribute"
-        )
-    try:
-        return from_url(spec)
-    except MissingExtra as exc:
-        raise Failure(str(exc)) from exc
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").startswith("sessionware"):
-            raise Failure(f"this sessionware build has no backend for {redact(spec)}") from exc
-        raise Failure(f"{exc.name} is not installed (needed for {redact(spec)})") from exc
-    except ValueError as exc:
-        raise Usage(str(exc)) from exc
+def _missing(extra: str, package: str, cause: ImportError) -> str:
+    """The :class:`MissingExtra` message, with the import error that caused it."""
+    missing = MissingExtra(extra, package)
+    missing.__cause__ = cause
+    return str(missing)
 
 
 def _when(ts: float) -> str:
@@ -120,7 +57,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     except ImportError as exc:
-        raise Failure(str(MissingExtra("jwt", "cryptography"))) from exc
+        raise Failure(_missing("jwt", "cryptography", exc)) from exc
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -196,6 +133,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
     backend = open_backend(args.backend, shared=False)
+    check_store(backend, args.backend)
     faces = ("asgi", "wsgi") if args.face == "both" else (args.face,)
     try:
         results = bench.run(backend, faces=faces, rounds=args.rounds, batch=args.batch)
@@ -222,21 +160,16 @@ def _positive(text: str) -> int:
     return value
 
 
-def _store(spec: str, call: Any) -> Any:
-    try:
-        return call()
-    except BackendError as exc:
-        raise Failure(f"cannot reach the session store at {redact(spec)}: {exc}") from exc
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     try:
         import uvicorn
     except ImportError as exc:
-        raise Failure(str(MissingExtra("cli", "uvicorn"))) from exc
+        raise Failure(_missing("cli", "uvicorn", exc)) from exc
     from .demo import create_app
 
     backend = open_backend(args.backend, shared=False) if args.backend else None
+    if backend is not None:
+        check_store(backend, args.backend)
     secret = os.environ.get("SESSIONWARE_SECRET_KEY")
     if secret is None and args.backend not in (None, "memory", "memory://"):
         print(
@@ -339,6 +272,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sessionware", description="Hardened server-side sessions: tools.")
+    parser.add_argument("--version", action="version", version=f"sessionware {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="serve the demo app", description="Serve the demo app.")

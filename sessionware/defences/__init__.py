@@ -6,8 +6,9 @@ The core never imports this package; the adapters wire it in.
 
 - :mod:`~sessionware.defences.client_address`: who the client is, behind trusted proxies.
 - :mod:`~sessionware.defences.counters`: counters shared across processes (memory or Redis).
-- :mod:`~sessionware.defences.guard`: brute-force and flood detection with bounded state.
-- :mod:`~sessionware.defences.csrf`: the Origin / Sec-Fetch-Site check (CS-01).
+- :mod:`~sessionware.defences.guard`: brute-force blocking of forged credentials, bounded state.
+- :mod:`~sessionware.defences.flood`: the per-address anonymous-session limit (it evicts).
+- :mod:`~sessionware.defences.csrf`: the Origin / Sec-Fetch-Site check, login CSRF included (CS-01).
 - :mod:`~sessionware.defences.metrics`: Prometheus counters of events.
 """
 

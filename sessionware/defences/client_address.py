@@ -18,10 +18,15 @@ usually owns a whole /64 and could otherwise rotate through 2**64 addresses.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import NamedTuple, TypeAlias
+
+from ..events import Event, EventSink, emit
+
+log = logging.getLogger("sessionware")
 
 __all__ = ["ClientKey", "ClientResolver", "Resolved", "client_key", "parse_ip"]
 
@@ -117,13 +122,38 @@ class ClientResolver:
     .. versionadded:: 0.1
     """
 
-    __slots__ = ("_nets", "active", "trusted")
+    __slots__ = ("_nets", "_on_event", "active", "trusted", "warned")
 
-    def __init__(self, trusted_proxies: Sequence[str] = ()) -> None:
+    def __init__(
+        self, trusted_proxies: Sequence[str] = (), *, on_event: EventSink | None = None
+    ) -> None:
         self._nets = tuple(ipaddress.ip_network(c, strict=False) for c in trusted_proxies)
         #: False when no proxy is trusted: the peer is always the client.
         self.active = bool(self._nets)
         self.trusted: Callable[[str], bool] = lru_cache(maxsize=1024)(self._trusted)
+        #: True once forwarding headers from an untrusted peer were reported.
+        self.warned = False
+        self._on_event = on_event
+
+    def untrusted(self, peer: str | None) -> None:
+        """Report, once, forwarding headers that came from a peer not in ``trusted_proxies``.
+
+        Behind a proxy that is not listed, every user shares the proxy's
+        address: one guard block or one creation limit then covers everyone.
+        The headers are still ignored (believing them would let anyone pick
+        their address); the warning says which setting to change.
+        """
+        if self.warned:
+            return
+        self.warned = True
+        log.warning(
+            "sessionware: X-Forwarded-For/Forwarded from %s ignored: that peer is not in "
+            "trusted_proxies; if it is your reverse proxy, add it to trusted_proxies "
+            "(or let the server rewrite addresses, e.g. uvicorn --forwarded-allow-ips)",
+            peer,
+        )
+        detail = {"peer": peer or "-", "setting": "trusted_proxies"}
+        emit(Event("untrusted_forwarding", peer, detail=detail), self._on_event)
 
     def _trusted(self, address: str) -> bool:
         try:

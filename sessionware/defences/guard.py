@@ -1,32 +1,48 @@
-"""The guard: brute-force blocking and session-flood limits per client (AN-01, AN-06).
+"""The guard: brute-force blocking per client (AN-01) that never locks a user out.
 
-What it watches.  Every event whose kind is in :data:`~sessionware.events.BAD_KINDS`
-(forged or malformed cookies, unknown/expired/revoked IDs, URL-borne IDs,
-duplicate cookies, invalid or reused tokens) counts against the client that
-caused it.  Past ``bad_limit`` per ``bad_window`` the client is blocked for
-``block_for``: its requests are answered 429 with ``Retry-After`` before the
-engine or the backend sees them, and one ``brute_force`` event marks the
-start of the block.  New sessions (``created`` and ``login``) are limited per
-client too; beyond ``create_limit`` the response is 429, nothing is stored,
-and a ``flood`` event is raised (at most once per window per client).
+The rule.  The guard never refuses a request that carries a valid, live
+credential, nor one that carries none.  Only evidence that the sender itself
+presented a *forged* credential counts toward a block (:func:`counts`):
 
-What it costs.  A good request causes no event, so it touches no counter:
-the only work is :meth:`Guard.retry_after`, which returns at once while
-nobody is blocked and is one dict lookup otherwise.
+* a cookie under our name, of our signed shape, whose signature fails
+  (``bad_signature``);
+* an invalid bearer token in ``Authorization`` (``token_invalid`` with
+  ``token=access``), except one we signed that merely expired or whose
+  session ended;
+* a refresh token refused at the refresh endpoint, sent the way it accepts
+  them (a JSON POST; anything else is 415 / 403 there and never reaches it).
+
+Nothing a third-party page can make a browser send counts: a URL parameter
+(``url_id``), a signed ID whose record is gone (``unknown_id``, ``ended``,
+``expired``, ``logout_replay``: only we can sign, so these are stale, not forged), a
+duplicate or oversized cookie, a cookie under our name that is not of our
+shape (``foreign_cookie``).  Those events are still raised and logged.
+
+Each distinct presented value counts once (a browser sends one stale cookie
+on many parallel requests; the last 4 distinct values per client are
+remembered), and nothing counts while a client is blocked, so repeats never
+extend a block.  Past ``bad_limit`` per ``bad_window`` the
+client is blocked for ``block_for``, and one ``brute_force`` event marks the
+start.  A block refuses only the blocked client's requests whose credential
+fails verification (:meth:`Guard.retry_after` is asked for those alone):
+they get 429, ``Retry-After`` and a deletion cookie, so a browser holding a
+stale cookie (one signed with a retired key) recovers on its next request.
+Every other request from that client passes as if there were no block.
+
+What it costs.  A good request causes no counted event, so it touches no
+counter; blocked-client lookups happen only for requests whose credential
+already failed.
 
 Why the numbers hold.  Counters are GCRA ("generic cell rate algorithm")
 timestamps: one float per limit per client, a sliding limit with no
 window-edge doubling.  One LRU table holds every client's entry, capped at
 ``max_clients`` (idle entries also leave from its old end as new ones
 arrive); blocks live in a second table with the same cap, ended ones swept
-as new blocks begin.  So an attacker
-cycling through a million spoofed addresses only recycles slots: evicting a
-slot forgets a count, it never blocks an innocent client.  A browser whose
-session died sends the same stale cookie on many parallel requests; repeats
-of one value count once, so a page load after a server restart does not
-look like guessing.  A distributed run that no single client trips raises one
-``brute_force`` event with ``scope=global`` per window once ``global_limit``
-is passed.
+as new blocks begin.  So an attacker cycling through a million spoofed
+addresses only recycles slots: evicting a slot forgets a count, it never
+blocks an innocent client.  A distributed run that no single client trips
+raises one ``brute_force`` event with ``scope=global`` per window once
+``global_limit`` is passed.
 """
 
 from __future__ import annotations
@@ -35,37 +51,72 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 from ..config import GuardConfig
-from ..events import BAD_KINDS, Event
+from ..events import Event
 from .client_address import ClientKey, client_key
 
-__all__ = ["Guard"]
+__all__ = ["COUNTED", "PRESENTED", "Guard", "counts"]
 
-#: Kinds a real browser repeats with one stale cookie; repeats of a value count once.
-REPEATABLE = frozenset({"unknown_id", "expired", "logout_replay"})
+#: A salted in-process hash of the token this request presented, set by the
+#: bearer gate and the refresh endpoints around verification, so the guard
+#: counts one token repeated by a client's parallel requests once.
+PRESENTED: ContextVar[int | None] = ContextVar("sessionware_presented", default=None)
+
+#: Kinds that may count toward a block (:func:`counts` has the exact rule).
+COUNTED = frozenset({"bad_signature", "token_invalid", "token_reuse"})
+#: ``token_invalid`` reasons for tokens we signed ourselves: stale, not forged.
+_OURS = frozenset({"token expired", "token not yet valid", "session revoked"})
+#: Recent credential values remembered per client: 4 slots of 16 hash bits packed
+#: in one int, so an entry stays small under a million-address flood (AN-06).  A
+#: 16-bit collision lets one forgery in 16,384 go uncounted, which is harmless.
+_SLOTS = 4
+_SLOT_BITS = 16
+_SLOT_MASK = (1 << _SLOT_BITS) - 1
+_SEEN_MASK = (1 << (_SLOTS * _SLOT_BITS)) - 1
 #: Float slack so ``limit`` events in one burst are allowed exactly.
 _EPSILON = 1e-6
+
+
+def counts(event: Event) -> bool:
+    """True when ``event`` is evidence that its sender presented a forged credential."""
+    kind = event.kind
+    if kind == "bad_signature":
+        return True
+    if kind == "token_invalid":
+        return event.detail.get("reason") not in _OURS
+    return kind == "token_reuse"
 
 
 class _Client:
     """What the guard remembers about one client (about 250 bytes with its table slot).
 
-    ``bad`` and ``created`` are GCRA "theoretical arrival times": each hit
-    pushes one ``window / limit`` seconds further, and a hit that would push
-    it more than ``window`` past now is over the limit (and is not recorded).
+    ``bad`` is a GCRA "theoretical arrival time": each hit pushes it one
+    ``window / limit`` seconds further, and a hit that would push it more
+    than ``window`` past now is over the limit (and is not recorded).
+    ``seen`` packs 16 bits of the salted hashes of the last 4 distinct
+    credentials counted (0: an empty slot).
     """
 
-    __slots__ = ("bad", "created", "noted", "repeat")
+    __slots__ = ("bad", "seen")
 
     def __init__(self, now: float) -> None:
         self.bad = now
-        self.created = now
-        self.noted = 0.0  # until when a flood event was already raised
-        self.repeat = 0  # hash of the last repeatable credential
+        self.seen = 0
+
+    def repeated(self, credential: int) -> bool:
+        """True when ``credential`` was counted recently; otherwise remember it."""
+        tag = (credential & _SLOT_MASK) or 1
+        seen = self.seen
+        for slot in range(_SLOTS):
+            if (seen >> (slot * _SLOT_BITS)) & _SLOT_MASK == tag:
+                return True
+        self.seen = ((seen << _SLOT_BITS) | tag) & _SEEN_MASK
+        return False
 
     def idle(self, now: float) -> bool:
-        return self.bad <= now and self.created <= now and self.noted <= now
+        return self.bad <= now
 
 
 def _shared_key(key: ClientKey) -> str:
@@ -95,14 +146,14 @@ class Guard:
         self._size = config.max_clients
         self._bad_step = config.bad_window_s / config.bad_limit
         self._bad_burst = config.bad_window_s + _EPSILON
-        self._create_step = config.create_window_s / config.create_limit
-        self._create_burst = config.create_window_s + _EPSILON
         self._clients: OrderedDict[ClientKey, _Client] = OrderedDict()
         self._blocked: OrderedDict[ClientKey, float] = OrderedDict()
         self._global_start = -math.inf
         self._global_count = 0
-        #: Requests answered 429 because their client was blocked / flooding.
+        #: Requests answered 429 because their client was blocked.
         self.refused_blocked = 0
+        #: Kept for the metric series: creations are never refused since 0.2
+        #: (:mod:`sessionware.defences.flood` evicts instead).
         self.refused_flood = 0
 
     # -- before anything else ------------------------------------------------------
@@ -110,9 +161,9 @@ class Guard:
     def retry_after(self, client: str | None) -> int:
         """Seconds ``client`` must wait (429), or 0 to go ahead.
 
-        This runs on every request, so its common case is a single truth
-        test (no block exists at all) and otherwise one dict lookup; the
-        clock is read only for a client that is in the block table.
+        Asked only for a request whose credential failed verification; its
+        common case is a single truth test (no block exists at all) and
+        otherwise one dict lookup.
         """
         blocked = self._blocked
         if not blocked or client is None:
@@ -131,14 +182,14 @@ class Guard:
     # -- after bad events ------------------------------------------------------------
 
     def observe(self, events: Iterable[Event], repeat: int | None = None) -> list[Event]:
-        """Count the bad events among ``events``; returns ``brute_force`` events to emit.
+        """Count the forged credentials among ``events``; returns ``brute_force`` events.
 
         :param repeat: a hash of the credential the request presented, so a
             value repeated by one browser's parallel requests counts once.
         """
         alarms: list[Event] = []
         for event in events:
-            if event.kind in BAD_KINDS:
+            if event.kind in COUNTED and counts(event):
                 key = self._screen(event, repeat, alarms)
                 if key is not None:
                     self._settle(event, key, self._hit(key), alarms)
@@ -151,7 +202,7 @@ class Guard:
             return self.observe(events, repeat)
         alarms: list[Event] = []
         for event in events:
-            if event.kind in BAD_KINDS:
+            if event.kind in COUNTED and counts(event):
                 key = self._screen(event, repeat, alarms)
                 if key is not None:
                     now = self.clock()
@@ -169,11 +220,12 @@ class Guard:
         if client is None:
             return None  # no address (a unix socket without proxy headers): nothing to block
         key = client_key(client, self._bits)
+        until = self._blocked.get(key)
+        if until is not None and until > now:
+            return None  # blocked already: nothing extends a block
         entry = self._entry(key, now)
-        if repeat is not None and event.kind in REPEATABLE:
-            if entry.repeat == repeat:
-                return None
-            entry.repeat = repeat
+        if repeat is not None and entry.repeated(repeat):
+            return None
         return key
 
     def _hit(self, key: ClientKey) -> tuple[float, bool]:
@@ -245,35 +297,6 @@ class Guard:
                     detail={"scope": "global", "count": limit, "window": self.config.bad_window_s},
                 )
             )
-
-    # -- before a commit creates sessions ---------------------------------------------
-
-    def admit(self, client: str | None, creations: int) -> tuple[int, Event | None]:
-        """``(0, None)`` to let ``creations`` new sessions through, else ``(retry_after, event)``.
-
-        The event (``flood``) is raised at most once per window per client,
-        so a flood does not become a log flood.
-        """
-        if client is None or creations <= 0:
-            return 0, None
-        now = self.clock()
-        entry = self._entry(client_key(client, self._bits), now)
-        wait = 0.0
-        for _ in range(creations):
-            entry.created, wait = _gcra(entry.created, now, self._create_step, self._create_burst)
-            if wait:
-                break
-        if not wait:
-            return 0, None
-        self.refused_flood += 1
-        if entry.noted > now:
-            return math.ceil(wait), None
-        cfg = self.config
-        entry.noted = now + cfg.create_window_s
-        event = Event(
-            "flood", client, detail={"limit": cfg.create_limit, "window": cfg.create_window_s}
-        )
-        return math.ceil(wait), event
 
     # -- the table ----------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
+from ..endings import explain
 from ..errors import MissingExtra
 from ..session import Session
 
@@ -131,11 +132,22 @@ class _Auth:
     def challenge(self, error: str | None = None, max_age: float | None = None) -> str:
         raise NotImplementedError
 
-    def _anonymous(self) -> HTTPException:
+    def _anonymous(self, session: Session | None = None) -> HTTPException:
+        detail: dict[str, Any] = {"error": "not_authenticated", "message": "Sign in to continue."}
+        reason = getattr(session, "end_reason", None)
+        if reason is not None:
+            # The cookie named a session that has ended: say why (#17), so the
+            # client can tell "signed out from another device" from "expired".
+            assert session is not None
+            by = session.ended_by
+            detail.update(
+                reason=reason,
+                ended_at=session.ended_at,
+                ended_by=by,
+                message=f"{explain(reason, by)} Sign in to continue.",
+            )
         return HTTPException(
-            status_code=401,
-            detail={"error": "not_authenticated", "message": "Sign in to continue."},
-            headers={"WWW-Authenticate": self.challenge()},
+            status_code=401, detail=detail, headers={"WWW-Authenticate": self.challenge()}
         )
 
     def _user_dependency(self) -> Dependency:
@@ -145,7 +157,7 @@ class _Auth:
             """The signed-in user's ID; 401 when the session is anonymous."""
             user_id = getattr(session, "user_id", None)
             if user_id is None:
-                raise self._anonymous()
+                raise self._anonymous(session)
             return str(user_id)
 
         return _declare(require_user, scheme)
@@ -164,7 +176,7 @@ class _Auth:
         async def require_recent_auth(session: Session, _credential: Any = None) -> str:
             user_id = getattr(session, "user_id", None)
             if user_id is None:
-                raise self._anonymous()
+                raise self._anonymous(session)
             auth_time = getattr(session, "auth_time", None)
             age = math.inf if auth_time is None else max(0.0, self.clock() - auth_time)
             if age > limit:

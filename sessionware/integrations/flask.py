@@ -27,25 +27,25 @@ the test client's ``session_transaction()``), the interface runs the same
 engine itself, so those keep working too.
 
 Flask settings, read once at ``init_app`` (keywords passed to
-``Sessionware`` win over them):
+``Sessionware`` win over them), keep their meaning (the Flask profile, see
+:mod:`.flask_config`): ``SESSION_COOKIE_*`` (``SECURE=False`` means Secure
+exactly when the request came over HTTPS; ``SAMESITE='None'`` and
+``PARTITIONED`` require ``SECURE=True``), ``PERMANENT_SESSION_LIFETIME``
+(the idle limit; permanent sessions get a persistent cookie renewed as it
+slides), ``SESSION_REFRESH_EACH_REQUEST``; Flask-Session's ``SESSION_TYPE``,
+``SESSION_REDIS``, ``SESSION_KEY_PREFIX``, ``SESSION_PERMANENT`` too.
 
-==============================  ============================================
-``SECRET_KEY`` (+ ``_FALLBACKS``) ``secret_keys`` (newest first)
-``SESSION_COOKIE_NAME``         ``cookie_name`` when changed from ``session``
-``SESSION_COOKIE_DOMAIN``       ``domain``
-``SESSION_COOKIE_PATH``         ``path`` (else ``APPLICATION_ROOT``)
-``SESSION_COOKIE_HTTPONLY``     ``http_only``
-``SESSION_COOKIE_SECURE``       ``True`` honoured; Flask's default ``False``
-                                is *not* (pass ``secure=False`` for plain HTTP)
-``SESSION_COOKIE_SAMESITE``     ``same_site``; Flask's default ``None`` means Lax
-``PERMANENT_SESSION_LIFETIME``  remember-me lifetime, when changed from 31 days
-==============================  ============================================
+``flask.session`` is a :class:`FlaskSession`: a ``SessionMixin`` with
+``permanent``, ``new``, ``modified`` and ``accessed``, whose values are
+Flask's tagged JSON (tuples, bytes, ``Markup``, UUIDs, datetimes come back
+as Flask's own serializer gives them back), stored as JSON text, never
+pickled.  ``migrate_from="flask"`` reuses ``SECRET_KEY`` and the cookie
+settings to move existing users' cookies server-side (see :mod:`.migrate`).
 
-Differences from Flask's cookie session: data must be JSON (no tuples
-turning back into tuples); ``session.permanent`` does not exist — call
-``session.login(user_id, remember=True)`` for a persistent sign-in.
-``migrate_from="flask"`` reuses ``SECRET_KEY`` and the cookie settings to
-move existing users' cookies server-side (see :mod:`.migrate`).
+Why a signed-in session ended is on ``flask.session`` too:
+``session.end_reason``, ``session.ended_at`` and ``session.ended_by`` (see
+:mod:`sessionware.endings`; ``explain(session.end_reason, session.ended_by)``
+gives a sentence to flash).
 
 .. versionadded:: 0.1
 """
@@ -53,23 +53,32 @@ move existing users' cookies server-side (see :mod:`.migrate`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Backend
 from ..config import SessionConfig
 from ..errors import ConfigError, MissingExtra
 from ..events import emit
+from ..keywords import log_relaxed, relaxed
 from ..manager import SessionManager
 from ..records import APPLIED
-from ..session import Session
+from ..session import Session, TaggedSession
 from ..wsgi import ENVIRON_KEY, WSGISessionMiddleware
 from ..wsgi import facts_from_environ as wsgi_facts
-from . import default_cookie_name
+from .flask_config import (
+    FLASK_RESTORE,
+    FlaskProfile,
+    flask_backend,
+    flask_session_store,
+    flask_settings,
+    lifetime_of,
+    profile_of,
+)
 from .migrate import LegacyCookie
 
 try:
-    from flask.sessions import SessionInterface
+    from flask.sessions import SessionInterface, SessionMixin
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtra("flask", "Flask") from exc
 
@@ -77,53 +86,42 @@ if TYPE_CHECKING:
     from flask import Flask
     from flask.wrappers import Request, Response
 
-__all__ = ["Sessionware", "SessionwareInterface", "current_session", "flask_settings"]
+__all__ = [
+    "FlaskSession",
+    "Sessionware",
+    "SessionwareInterface",
+    "current_session",
+    "flask_settings",
+]
 
 _DIRECT = "sessionware.flask.direct"
-_FLASK_LIFETIME = timedelta(days=31)
 
 
-def flask_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Our config keywords for a Flask ``app.config`` (see the table above)."""
-    out: dict[str, Any] = {}
-    secret = config.get("SECRET_KEY")
-    if secret:
-        out["secret_keys"] = [secret, *(config.get("SECRET_KEY_FALLBACKS") or ())]
-    name = config.get("SESSION_COOKIE_NAME")
-    if name and name != "session":
-        out["cookie_name"] = name
-    if config.get("SESSION_COOKIE_DOMAIN"):
-        out["domain"] = config["SESSION_COOKIE_DOMAIN"]
-    path = config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/"
-    if path != "/":
-        out["path"] = path
-    if config.get("SESSION_COOKIE_HTTPONLY") is False:
-        out["http_only"] = False
-    if config.get("SESSION_COOKIE_SECURE") is True:
-        out["secure"] = True
-    same_site = config.get("SESSION_COOKIE_SAMESITE")
-    if same_site:
-        out["same_site"] = str(same_site).lower()
-    if config.get("SESSION_COOKIE_PARTITIONED"):
-        raise ConfigError("SESSION_COOKIE_PARTITIONED (CHIPS) is not supported by sessionware yet")
-    lifetime = config.get("PERMANENT_SESSION_LIFETIME", _FLASK_LIFETIME)
-    if isinstance(lifetime, int | float):
-        lifetime = timedelta(seconds=lifetime)
-    if lifetime != _FLASK_LIFETIME:
-        out.update(_lifetime(lifetime.total_seconds()))
-    return out
+class FlaskSession(TaggedSession, SessionMixin):
+    """``flask.session`` under sessionware: Flask's ``SessionMixin`` contract, tagged values.
 
+    ``permanent`` makes the session remember-me (a persistent cookie that
+    lasts ``PERMANENT_SESSION_LIFETIME`` and is renewed as it slides), as
+    ``session.permanent = True`` does in Flask; ``new`` is True when no
+    stored session backed the request.
 
-def _lifetime(seconds: float) -> dict[str, float]:
-    """Limits that fit a remember-me lifetime of ``seconds`` (all stay consistent)."""
-    out = {"remember_absolute_timeout": seconds, "remember_timeout": min(30 * 86400.0, seconds)}
-    if seconds < 12 * 3600:
-        out["absolute_timeout"] = seconds
-        idle = min(30 * 60.0, seconds)
-        out["idle_timeout"] = idle
-        if idle <= 60:
-            out["touch_interval"] = idle / 2
-    return out
+    .. versionadded:: 0.2
+    """
+
+    @property
+    def permanent(self) -> bool:
+        wanted = self.want_remember
+        return self.remember if wanted is None else wanted
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        if bool(value) != self.permanent:
+            self.mark_modified()
+        self.want_remember = bool(value)
+
+    @property
+    def new(self) -> bool:  # type: ignore[override]
+        return self.is_new
 
 
 def _legacy(config: Mapping[str, Any], secret: Any) -> LegacyCookie:
@@ -133,8 +131,7 @@ def _legacy(config: Mapping[str, Any], secret: Any) -> LegacyCookie:
         if not main:
             raise ConfigError("migrate_from='flask' needs SECRET_KEY or legacy_secret=")
         keys = [main, *(config.get("SECRET_KEY_FALLBACKS") or ())]
-    lifetime = config.get("PERMANENT_SESSION_LIFETIME", _FLASK_LIFETIME)
-    seconds = lifetime.total_seconds() if isinstance(lifetime, timedelta) else float(lifetime)
+    seconds = lifetime_of(config)
     return LegacyCookie(
         kind="flask",
         secret=keys,
@@ -143,6 +140,12 @@ def _legacy(config: Mapping[str, Any], secret: Any) -> LegacyCookie:
         path=config.get("SESSION_COOKIE_PATH") or config.get("APPLICATION_ROOT") or "/",
         domain=config.get("SESSION_COOKIE_DOMAIN"),
     )
+
+
+def _name(fields: dict[str, Any]) -> str:
+    from ..keywords import default_cookie_name
+
+    return default_cookie_name(fields["secure"], fields.get("path", "/"), fields.get("domain"))
 
 
 def current_session() -> Session:
@@ -163,14 +166,56 @@ def current_session() -> Session:
 class SessionwareInterface(SessionInterface):
     """Hands Flask the middleware's session; commits itself only outside requests."""
 
-    def __init__(self, middleware: WSGISessionMiddleware) -> None:
+    def __init__(
+        self, middleware: WSGISessionMiddleware, profile: FlaskProfile | None = None
+    ) -> None:
         self.middleware = middleware
+        self.profile = profile or FlaskProfile(False, False)
 
     def open_session(self, app: Flask, request: Request) -> Any:
         session = request.environ.get(ENVIRON_KEY)
-        if isinstance(session, Session):
-            return session
-        return self._open_direct(request.environ)
+        if not isinstance(session, Session):
+            session = self._open_direct(request.environ)
+        if self.profile.permanent_default and session.is_new and session.want_remember is None:
+            session.want_remember = True  # Flask-Session's SESSION_PERMANENT=True
+        return session
+
+    # -- Flask's hooks, answered from the config that writes the cookie ----------------
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return self.middleware.config.cookie_name
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        return self.middleware.config.domain
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return self.middleware.config.path
+
+    def get_cookie_httponly(self, app: Flask) -> bool:
+        return self.middleware.config.http_only
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """True when every cookie is Secure (``"auto"``: only over HTTPS, so False here)."""
+        return self.middleware.config.secure is True
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        return self.middleware.config.same_site.capitalize()
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return self.middleware.config.partitioned
+
+    def get_expiration_time(self, app: Flask, session: Any) -> Any:
+        """When a permanent session's cookie expires if unused (None: browser session)."""
+        from datetime import datetime
+
+        if not getattr(session, "permanent", False):
+            return None
+        seconds = self.middleware.config.remember_s
+        return datetime.fromtimestamp(self.middleware.engine.clock() + seconds, UTC)
+
+    def should_set_cookie(self, app: Flask, session: Any) -> bool:
+        """Whether this response may carry the cookie (sessionware decides it at commit)."""
+        return bool(getattr(session, "modified", False))
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
         from flask import request
@@ -187,10 +232,12 @@ class SessionwareInterface(SessionInterface):
         engine = mw.engine
         facts = wsgi_facts(environ, mw.shared.clients)
         begin = engine.begin(facts)
-        record, unavailable = None, False
+        record, unavailable, ending = None, None, None
         if begin.key is not None:
             record, unavailable = mw.shared.load(begin.key)
-        session = engine.resume(begin, record, facts, unavailable=unavailable)
+            if record is None and not unavailable and mw.shared.tombstones:
+                ending = mw.shared.ending(begin.key)  # so end_reason works here too (#17)
+        session = engine.resume(begin, record, facts, unavailable=unavailable, ending=ending)
         self._report([*begin.events, *session.pending_events])
         session.pending_events.clear()
         environ.setdefault(_DIRECT, {})[id(session)] = (session, facts)
@@ -247,19 +294,44 @@ class Sessionware:
     def init_app(self, app: Flask) -> None:
         """Wrap ``app.wsgi_app`` and install the session interface."""
         fields = dict(self._fields)
+        profile = profile_of(app.config)
+        backend = self._backend
         if self._config is None:
             fields = {**flask_settings(app.config), **fields}
-            if "cookie_name" not in fields:
-                fields["cookie_name"] = default_cookie_name(
-                    fields.get("secure", True), fields.get("path", "/"), fields.get("domain")
+            if not fields.get("secret_keys") and not fields.get("secret_key"):
+                raise ConfigError(
+                    "Flask's SECRET_KEY is not set: app.config['SECRET_KEY'] = <32+ random "
+                    "bytes> (generate one with `sessionware keygen`), or pass "
+                    "secret_keys=[...] to Sessionware()"
                 )
+            if "secure" in self._fields and "cookie_name" not in self._fields:
+                fields.pop("cookie_name")  # the native secure= picks its own name
+                fields["cookie_name"] = _name(fields)
+            items = relaxed(fields, FLASK_RESTORE)
+            if profile.permanent_default:
+                items.append("every new session permanent (restore: SESSION_PERMANENT=False)")
+            log_relaxed("Flask-Session" if profile.flask_session else "Flask", items)
+        if backend is None:
+            backend = flask_backend(app.config)
+        allow_pickle = bool(fields.pop("legacy_allow_pickle", False))
         if fields.get("migrate_from") == "flask":
             fields["migrate_from"] = _legacy(app.config, fields.pop("legacy_secret", None))
+        elif fields.get("migrate_from") == "flask-session" and "legacy_store" not in fields:
+            fields["migrate_from"] = LegacyCookie(
+                kind="flask-session",
+                store=flask_session_store(app.config, allow_pickle),
+                cookie_name=app.config.get("SESSION_COOKIE_NAME") or "session",
+                path=app.config.get("SESSION_COOKIE_PATH") or "/",
+                domain=app.config.get("SESSION_COOKIE_DOMAIN"),
+                permanent=bool(app.config.get("SESSION_PERMANENT", True)),
+                user_key=fields.pop("legacy_user_key", None),
+            )
         middleware = WSGISessionMiddleware(
-            app.wsgi_app, config=self._config, backend=self._backend, **fields
+            app.wsgi_app, config=self._config, backend=backend, **fields
         )
+        middleware.engine.session_type = FlaskSession
         app.wsgi_app = middleware  # type: ignore[method-assign]
-        app.session_interface = SessionwareInterface(middleware)
+        app.session_interface = SessionwareInterface(middleware, profile)
         app.extensions["sessionware"] = self
         self.middleware = middleware
 

@@ -8,45 +8,45 @@ working when only the import changes::
 
 ``request.session`` stays a JSON dict with Starlette's ``accessed`` /
 ``modified`` contract; ``clear()`` ends the session; websockets read it.
-What changes is where the data lives (server-side, behind an opaque signed
-ID) and the defaults, which are the safe ones.  The mapping, keyword by
-keyword:
+Starlette types it ``dict[str, Any]``; :func:`sessionware.session_of`
+returns the same object typed as :class:`~sessionware.Session`, so
+``session_of(request).login(...)`` passes ``mypy --strict``.
+Starlette's keywords select the *Starlette profile*: the cookie and its
+lifetime behave as Starlette's do, while the data lives server-side behind
+an opaque signed ID and every server-side defence stays on (strict mode,
+revocation, fixation defence, hashed IDs, URL-ID and duplicate-cookie
+handling).  Keyword by keyword:
 
 ===================  =========================================================
-Starlette            sessionware
+Starlette            sessionware (Starlette profile)
 ===================  =========================================================
-``secret_key``       ``secret_keys=[secret_key]`` (``Secret`` objects accepted);
-                     still at least 32 bytes, refused otherwise (no silent
-                     weak default).
-``session_cookie``   ``cookie_name``.  When absent, the strongest prefix the
-                     other attributes allow: ``__Host-session`` (Secure,
-                     ``Path=/``, no Domain), else ``__Secure-session``, else
-                     ``session`` (see :func:`~sessionware.integrations.default_cookie_name`).
-``max_age``          the session's *absolute* lifetime (``absolute_timeout``),
-                     enforced on the server.  Starlette re-signs the cookie on
-                     every write, so its ``max_age`` bounds how long a session
-                     may live; we keep that bound and add the idle timeout
-                     (30 min, shortened to ``max_age`` if that is shorter).
-                     The cookie itself stays non-persistent (CK-04): use
-                     ``session.login(user, remember=True)`` for "stay signed
-                     in".  ``max_age=None`` keeps our defaults (12 h).
-``path``             ``path`` (same name).
-``same_site``        ``same_site`` (same name).
-``https_only``       ``secure``.  **Not given means Secure** (Starlette's
-                     default is ``False``): every current browser accepts a
-                     Secure cookie from ``http://localhost``, so local
-                     development keeps working, and production never sends
-                     the session over plain HTTP (ASVS v4.0.3-3.4.1).  Pass
-                     ``https_only=False`` for plain HTTP on other hosts; the
-                     cookie is then named ``session``.  Test clients must use
-                     an ``https://`` base URL (Python cookie jars withhold
-                     Secure cookies over ``http``; CK-09).
-``domain``           ``domain`` (same name).
-``partitioned``      ``False`` accepted; ``True`` refused (not supported yet).
+``secret_key``       ``secret_keys=[secret_key]``, positional too
+                     (``SessionMiddleware(app, SECRET)``); ``Secret`` objects
+                     accepted; at least 32 bytes, refused otherwise.
+``session_cookie``   ``cookie_name`` (default ``session``, as Starlette).
+``max_age``          default 14 days.  A persistent cookie with that Max-Age,
+                     renewed whenever the server-side expiry slides (at most
+                     once per ``touch_interval``); on the server, the idle
+                     limit.  There is no absolute limit unless you pass
+                     ``absolute_timeout=``.  ``None``: a browser-session
+                     cookie; ``0`` or negative: the cookie expires at once.
+``path``             ``path``.
+``same_site``        ``same_site``, in any case.
+``https_only``       ``False`` (default): ``secure="auto"``, Secure exactly
+                     when the request reached the app over HTTPS (its scheme,
+                     or a trusted proxy's ``X-Forwarded-Proto``).  Starlette
+                     itself never sets Secure then.  ``True``: always Secure.
+``domain``           ``domain``.
+``partitioned``      ``partitioned=True`` (CHIPS); needs ``https_only=True``.
 ===================  =========================================================
 
-Starlette's keywords and ours may be mixed, but one setting given under both
-names (``secret_key`` and ``secret_keys``) is a :class:`ConfigError`.
+A native keyword naming the same setting as a Starlette one given with it
+(``secret_key`` and ``secret_keys``, ``max_age`` and ``idle_timeout``,
+``https_only`` and ``secure``, ``session_cookie`` and ``cookie_name``) is a
+:class:`ConfigError` naming both; other native keywords
+(``absolute_timeout``, ``trusted_proxies``, ``backend=``...) tune the profile.
+At startup one log line lists the native defaults the profile relaxes and
+the keyword that restores each.
 """
 
 from __future__ import annotations

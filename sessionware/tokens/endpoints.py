@@ -8,11 +8,23 @@ small JSON errors, never a traceback:
 =====  ==========================================================
 400    not JSON, no ``refresh_token``, or a token in the URL
 401    refused token (``invalid_grant``; reuse revokes the session)
+403    cross-site: ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that
+       is neither the request's own nor in ``allowed_origins``
 405    not ``POST``
 411    (WSGI) no Content-Length on a server that needs one
 413    body above ``max_body`` (default 8 KiB), refused unread
+415    ``Content-Type`` is not ``application/json``
 503    the store is down (the client should retry later)
 =====  ==========================================================
+
+Why 415 and 403.  A browser lets any page send a cross-site
+``<form enctype="text/plain">`` POST without a preflight, but not a JSON
+one; so only JSON is parsed, and a browser's cross-site request is refused
+before the token is looked at.  Neither refusal reaches the token service,
+so neither counts against the client in the guard (a third-party page
+cannot get a visitor blocked through this endpoint).  An app on
+``app.example`` calling ``api.example`` lists ``https://app.example`` in
+``allowed_origins`` (``https://*.example`` works too).
 
 A refresh token is read from the body only, never from the query string
 (RFC 9700 §4.14, FX-01): a URL carrying one is answered 400 so the mistake
@@ -23,11 +35,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
 
-from ..errors import BackendError, TokenError
+from ..config import normalize_origin
+from ..defences.csrf import CsrfPolicy
+from ..defences.guard import PRESENTED
+from ..errors import BackendError, ConfigError, TokenError
+from ..facts import RequestFacts
 from .service import TokenService
 from .types import TokenPair
 
@@ -36,6 +52,8 @@ __all__ = ["RefreshEndpoint", "WSGIRefreshEndpoint", "refresh_endpoint", "wsgi_r
 logger = logging.getLogger("sessionware.tokens")
 
 MAX_BODY = 8 * 1024
+#: Request headers the ASGI endpoint reads.
+_HEADERS = frozenset({b"content-length", b"content-type", b"origin", b"sec-fetch-site", b"host"})
 
 Scope: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -48,7 +66,10 @@ _REASONS = {
     401: "Unauthorized",
     405: "Method Not Allowed",
     411: "Length Required",
+    403: "Forbidden",
     413: "Content Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
     503: "Service Unavailable",
 }
 
@@ -75,6 +96,38 @@ def _error(status: int, code: str, description: str) -> _Reply:
     return _Reply(status, {"error": code, "error_description": description})
 
 
+def _policy(allowed_origins: tuple[str, ...] | list[str]) -> CsrfPolicy:
+    """The origin check of the endpoint, with ``allowed_origins`` validated like the config's."""
+    if isinstance(allowed_origins, str):
+        raise ConfigError("allowed_origins must be a list of origins, not one string")
+    normal = []
+    for origin in allowed_origins:
+        value = normalize_origin(origin)
+        if value is None:
+            raise ConfigError(f"allowed_origins: {origin!r} is not an origin")
+        normal.append(value)
+    return CsrfPolicy(normal)
+
+
+def _browser_check(
+    policy: CsrfPolicy, headers: Mapping[str, str | None], scheme: str, host: str
+) -> _Reply | None:
+    """415 unless JSON, 403 when a browser says the request is cross-site."""
+    media = (headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        return _error(415, "invalid_request", "send the body as application/json")
+    facts = RequestFacts(
+        method="POST",
+        scheme=scheme,
+        host=host,
+        origin=headers.get("origin"),
+        sec_fetch_site=headers.get("sec-fetch-site"),
+    )
+    if policy.check(facts) is not None:
+        return _error(403, "invalid_request", "cross-site refresh refused")
+    return None
+
+
 def _precheck(method: str, query: str, length: int | None, max_body: int) -> _Reply | None:
     """Refusals decided from the request line and headers alone."""
     if method != "POST":
@@ -97,9 +150,14 @@ def _token_from(body: bytes) -> str | _Reply:
     return token
 
 
-def _outcome(pair: TokenPair | None, exc: Exception | None) -> _Reply:
+def _outcome(pair: TokenPair | None, exc: Exception | None, wait: int = 0) -> _Reply:
     if pair is not None:
         return _Reply(200, pair.as_dict())
+    if isinstance(exc, TokenError) and wait:
+        # The guard blocked this client for presenting forged credentials (AN-01).
+        reply = _error(429, "slow_down", "too many refused tokens; retry later")
+        reply.headers.append(("retry-after", str(wait)))
+        return reply
     if isinstance(exc, TokenError):
         return _error(401, "invalid_grant", exc.reason)
     logger.error("refresh endpoint: session store unavailable (%s)", type(exc).__name__)
@@ -119,19 +177,26 @@ class RefreshEndpoint:
     treats it as an ASGI app.
     """
 
-    def __init__(self, service: TokenService, *, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, service: TokenService, *, max_body: int = MAX_BODY, allowed_origins: Any = ()
+    ) -> None:
         self.service = service
         self.max_body = max_body
+        self._policy = _policy(allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             raise RuntimeError("the refresh endpoint serves HTTP only")
-        length = None
+        headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                length = _length(value.decode("latin-1"))
+            if name in _HEADERS:
+                headers[name.decode("latin-1")] = value.decode("latin-1")
+        length = _length(headers.get("content-length"))
         query = scope.get("query_string", b"").decode("latin-1")
         reply = _precheck(scope["method"], query, length, self.max_body)
+        if reply is None:
+            scheme = scope.get("scheme", "http")
+            reply = _browser_check(self._policy, headers, scheme, headers.get("host", ""))
         if reply is None:
             body = await self._read(receive)
             token = _token_from(body) if body is not None else None
@@ -167,19 +232,25 @@ class RefreshEndpoint:
 
     async def _refresh(self, token: str, client: Any) -> _Reply:
         address = client[0] if client else None
+        mark = PRESENTED.set(hash(token))  # one token repeated counts once (AN-01)
         try:
             pair = await self.service.arefresh(token, client=address)
         except (TokenError, BackendError) as exc:
-            return _outcome(None, exc)
+            return _outcome(None, exc, self.service.retry_after(address))
+        finally:
+            PRESENTED.reset(mark)
         return _outcome(pair, None)
 
 
 class WSGIRefreshEndpoint:
     """WSGI refresh endpoint (Flask: ``app.add_url_rule`` via a small view, or mount)."""
 
-    def __init__(self, service: TokenService, *, max_body: int = MAX_BODY) -> None:
+    def __init__(
+        self, service: TokenService, *, max_body: int = MAX_BODY, allowed_origins: Any = ()
+    ) -> None:
         self.service = service
         self.max_body = max_body
+        self._policy = _policy(allowed_origins)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         reply = self._handle(environ)
@@ -194,6 +265,15 @@ class WSGIRefreshEndpoint:
             length,
             self.max_body,
         )
+        if reply is None:
+            headers = {
+                "content-type": environ.get("CONTENT_TYPE", ""),
+                "origin": environ.get("HTTP_ORIGIN"),
+                "sec-fetch-site": environ.get("HTTP_SEC_FETCH_SITE"),
+            }
+            scheme = environ.get("wsgi.url_scheme", "http")
+            host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+            reply = _browser_check(self._policy, headers, scheme, host)
         if reply is not None:
             return reply
         stream = environ["wsgi.input"]
@@ -208,26 +288,37 @@ class WSGIRefreshEndpoint:
         token = _token_from(body)
         if isinstance(token, _Reply):
             return token
+        address = environ.get("REMOTE_ADDR")
+        mark = PRESENTED.set(hash(token))  # one token repeated counts once (AN-01)
         try:
-            pair = self.service.refresh(token, client=environ.get("REMOTE_ADDR"))
+            pair = self.service.refresh(token, client=address)
         except (TokenError, BackendError) as exc:
-            return _outcome(None, exc)
+            return _outcome(None, exc, self.service.retry_after(address))
+        finally:
+            PRESENTED.reset(mark)
         return _outcome(pair, None)
 
 
-def refresh_endpoint(service: TokenService, *, max_body: int = MAX_BODY) -> RefreshEndpoint:
+def refresh_endpoint(
+    service: TokenService, *, max_body: int = MAX_BODY, allowed_origins: Any = ()
+) -> RefreshEndpoint:
     """An ASGI app that refreshes token pairs for ``service`` (async backend face).
 
+    :param allowed_origins: origins besides the endpoint's own whose pages
+        may call it from a browser (``https://*.example.com`` allowed).
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``allowed_origins``; JSON only (415), cross-site 403.
     """
-    return RefreshEndpoint(service, max_body=max_body)
+    return RefreshEndpoint(service, max_body=max_body, allowed_origins=allowed_origins)
 
 
 def wsgi_refresh_endpoint(
-    service: TokenService, *, max_body: int = MAX_BODY
+    service: TokenService, *, max_body: int = MAX_BODY, allowed_origins: Any = ()
 ) -> WSGIRefreshEndpoint:
     """A WSGI callable that refreshes token pairs for ``service`` (sync backend face).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``allowed_origins``; JSON only (415), cross-site 403.
     """
-    return WSGIRefreshEndpoint(service, max_body=max_body)
+    return WSGIRefreshEndpoint(service, max_body=max_body, allowed_origins=allowed_origins)

@@ -84,6 +84,15 @@ class KeySet:
     signing_key: Any
     verify_keys: Mapping[str, Any]
 
+    def __repr__(self) -> str:
+        """Algorithm and key IDs only: key material never reaches logs or tracebacks."""
+        return (
+            f"KeySet(algorithm={self.algorithm!r}, signing_kid={self.signing_kid!r}, "
+            f"kids={list(self.verify_keys)!r})"
+        )
+
+    __str__ = __repr__
+
 
 def load_keys(keys: Mapping[str, Any], algorithm: str) -> KeySet:
     """Check and load ``keys`` for ``algorithm``; :class:`ConfigError` on any misfit."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..backends.base import Backend
 from ..config import Duration
-from ..errors import BackendError, InvalidToken, TokenReused
+from ..errors import BackendError, ConfigError, InvalidToken, TokenReused
 from ..events import Event, EventSink, emit, logger
 from ..records import ApplyResult, Create, Delete, Op, Record, encode
 from .access import RESERVED_CLAIMS, AccessCodec
@@ -78,6 +78,10 @@ class TokenService:
         exists (one cached backend lookup per handle and cache TTL).
     :param leeway: clock skew tolerated on ``exp``/``nbf``/``iat`` (0-60 s).
     :param max_token_bytes: longer access tokens are refused unread (TK-11).
+    :param max_sessions_per_user: like ``SessionConfig.max_sessions_per_user``
+        (default 100): a login beyond it evicts that user's oldest sessions,
+        cookie and token sessions alike, atomically with the insert (TM-06).
+        None: no limit.
     :param clock: returns Unix time; inject a fake one in tests.
     :param on_event: receives every token :class:`~sessionware.events.Event`.
 
@@ -100,6 +104,7 @@ class TokenService:
         revocation_cache_ttl: Duration = 1.0,
         leeway: Duration = 5,
         max_token_bytes: int = 4096,
+        max_sessions_per_user: int | None = 100,
         clock: Callable[[], float] = time.time,
         on_event: EventSink | None = None,
     ) -> None:
@@ -115,7 +120,12 @@ class TokenService:
             leeway=leeway,
             max_token_bytes=max_token_bytes,
         )
+        limit = max_sessions_per_user
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise ConfigError("max_sessions_per_user must be None or a positive integer")
         self.settings = settings
+        #: Sessions one user may hold; a login past it evicts the oldest.
+        self.max_sessions_per_user = max_sessions_per_user
         self.backend = backend
         self.algorithm = algorithm
         self.issuer = issuer
@@ -132,6 +142,8 @@ class TokenService:
         )
         self._live = LiveCache(settings.revocation_cache_ttl)
         self._observers: list[EventSink] = []
+        #: The guard's ``retry_after``, set by a middleware built with ``tokens=``.
+        self.blocked: Callable[[str | None], int] | None = None
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public JWK Set (EdDSA/ES256 only), to publish for other verifiers."""
@@ -156,7 +168,8 @@ class TokenService:
         """
         now = self._clock()
         record, pair = self._new_session(user_id, claims, info, now)
-        return self._issued(self.backend.apply([Create(record)], now), record, client, now, pair)
+        create = Create(record, max_per_user=self.max_sessions_per_user)
+        return self._issued(self.backend.apply([create], now), record, client, now, pair)
 
     async def aissue(
         self,
@@ -169,7 +182,8 @@ class TokenService:
         """Async twin of :meth:`issue`."""
         now = self._clock()
         record, pair = self._new_session(user_id, claims, info, now)
-        result = await self.backend.aapply([Create(record)], now)
+        create = Create(record, max_per_user=self.max_sessions_per_user)
+        result = await self.backend.aapply([create], now)
         return self._issued(result, record, client, now, pair)
 
     def _new_session(
@@ -211,6 +225,9 @@ class TokenService:
         if not result.ok:
             raise BackendError("the token session could not be created")
         self._event("login", client, record, now)
+        for handle in result.evicted:
+            evicted = Event("evicted", client, handle, record.user_id, time=now)
+            self._publish(evicted)
         return pair
 
     def _pair(
@@ -365,6 +382,10 @@ class TokenService:
         return alive
 
     # -- events ------------------------------------------------------------------
+
+    def retry_after(self, client: str | None) -> int:
+        """Seconds a middleware's guard blocks ``client`` (refused refreshes get 429), else 0."""
+        return self.blocked(client) if self.blocked is not None else 0
 
     def add_observer(self, sink: EventSink) -> None:
         """Also hand every token event to ``sink`` (a middleware's guard, metrics).

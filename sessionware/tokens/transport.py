@@ -18,8 +18,10 @@ auth time, claims) at ``scope["session"]`` / ``environ["sessionware.session"]``;
 verification touches no storage unless the service has ``check_revocation``.
 An invalid one is answered right here with 401 and ``WWW-Authenticate: Bearer
 error="invalid_token"`` (RFC 6750 §3.1) and a ``token_invalid`` event; the
-app never runs.  Two Authorization headers are a 400 ``invalid_request``.  A
-store failure during the revocation check is a 503 (fail closed, RS-05).
+app never runs; from a client the guard blocked for presenting forged
+credentials, the refusal is a 429 with ``Retry-After`` instead (AN-01).  Two
+Authorization headers are a 400 ``invalid_request``.  A store failure during
+the revocation check is a 503 (fail closed, RS-05).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
+from ..defences.guard import PRESENTED
 from ..errors import BackendError, ConfigError, InvalidToken
-from ..events import Event, EventSink
+from ..events import Event, EventSink, down_detail
 from .access import RESERVED_CLAIMS
 
 if TYPE_CHECKING:
@@ -151,7 +154,12 @@ _AMBIGUOUS = _Reply(
     400, "invalid_request", "more than one Authorization header", 'Bearer error="invalid_request"'
 )
 _DOWN = _Reply(503, "temporarily_unavailable", "session store unavailable", None)
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable"}
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
 
 
 def _token(values: list[str]) -> str | _Reply | None:
@@ -169,7 +177,7 @@ def _token(values: list[str]) -> str | _Reply | None:
 class BearerGate:
     """Verifies bearer tokens for one middleware instance."""
 
-    __slots__ = ("_on_event", "_report", "service", "transport")
+    __slots__ = ("_on_event", "_report", "blocked", "service", "transport")
 
     def __init__(
         self,
@@ -182,6 +190,17 @@ class BearerGate:
         self.transport = transport
         self._report = report
         self._on_event = on_event
+        #: The guard's ``retry_after``: seconds a client is blocked (set by the middleware).
+        self.blocked: Callable[[str | None], int] | None = None
+
+    def _refused(self, exc: InvalidToken, client: str | None) -> _Reply:
+        """401 for an invalid token; 429 when its client is blocked (forged credentials)."""
+        wait = self.blocked(client) if self.blocked is not None else 0
+        if not wait:
+            return _invalid(exc.reason)
+        reply = _Reply(429, "too_many_requests", "retry later", None)
+        reply.headers[-1] = ("retry-after", str(wait))
+        return reply
 
     def _decide(self, values: list[str]) -> str | _Reply | None:
         found = _token(values)
@@ -206,14 +225,17 @@ class BearerGate:
         reply = found if isinstance(found, _Reply) else None
         session = TokenSession()
         if isinstance(found, str) and found:
+            mark = PRESENTED.set(hash(found))  # one token repeated counts once (AN-01)
             try:
                 session = TokenSession(
                     await self.service.averify(found, client=client, on_event=self._on_event)
                 )
             except InvalidToken as exc:
-                reply = _invalid(exc.reason)
+                reply = self._refused(exc, client)
             except BackendError as exc:
                 reply = self._down(client, exc)
+            finally:
+                PRESENTED.reset(mark)
         if reply is None:
             scope["session"] = session
             await app(scope, receive, send)
@@ -243,14 +265,17 @@ class BearerGate:
         if client is None:
             client = environ.get("REMOTE_ADDR")
         if isinstance(found, str) and found:
+            mark = PRESENTED.set(hash(found))  # one token repeated counts once (AN-01)
             try:
                 session = TokenSession(
                     self.service.verify(found, client=client, on_event=self._on_event)
                 )
             except InvalidToken as exc:
-                reply = _invalid(exc.reason)
+                reply = self._refused(exc, client)
             except BackendError as exc:
                 reply = self._down(client, exc)
+            finally:
+                PRESENTED.reset(mark)
         if reply is None:
             environ[key] = session
             result: Iterable[bytes] = app(environ, start_response)
@@ -259,7 +284,7 @@ class BearerGate:
         return [reply.body]
 
     def _down(self, client: str | None, exc: Exception) -> _Reply:
-        self._report([Event("backend_down", client, detail={"error": type(exc).__name__})])
+        self._report([Event("backend_down", client, detail=down_detail(exc, self.service.backend))])
         return _DOWN
 
 

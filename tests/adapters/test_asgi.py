@@ -256,7 +256,8 @@ def test_websocket_with_url_id_is_closed(client: TestClient) -> None:
     """A websocket handshake carrying a URL session ID is refused."""
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws?sid=abc") as socket:
+    url = "/ws?sid=kR3v9xQe0YwT2bN7mLp4sHz8"
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(url) as socket:
         socket.receive_json()
 
 
@@ -279,7 +280,7 @@ def test_lifespan_passes_through(counting: CountingBackend) -> None:
 
 def test_url_id_is_answered_400(client: TestClient, counting: CountingBackend) -> None:
     """A session ID in the query string gets a short 400 before the app runs (FX-01)."""
-    response = client.get("/count?JSESSIONID=abc")
+    response = client.get("/count?JSESSIONID=kR3v9xQe0YwT2bN7mLp4sHz8")
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["cache-control"] == "no-store"

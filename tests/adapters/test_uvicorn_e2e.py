@@ -111,5 +111,5 @@ def test_login_count_logout_and_replay_over_real_http(
 def test_url_id_is_rejected_over_real_http(server: str) -> None:
     """A ;jsessionid= path parameter is answered 400 by the real server stack."""
     with httpx.Client(base_url=server) as client:
-        assert client.get("/whoami;JSESSIONID=abc").status_code == 400
-        assert client.get("/whoami", params={"sid": "abc"}).status_code == 400
+        assert client.get("/whoami;JSESSIONID=kR3v9xQe0YwT2bN7mLp4sHz8").status_code == 400
+        assert client.get("/whoami", params={"sid": "kR3v9xQe0YwT2bN7mLp4sHz8"}).status_code == 400

@@ -217,7 +217,7 @@ def test_oversized_session_at_commit_is_a_plain_500(
 
 def test_url_id_is_answered_400(client: Client, counting: CountingBackend) -> None:
     """A ``;jsessionid=`` path parameter gets a short 400 before the app runs (FX-01)."""
-    response = get(client, "/count;jsessionid=abc")
+    response = get(client, "/count;jsessionid=kR3v9xQe0YwT2bN7mLp4sHz8")
     assert response.status_code == 400
     assert response.headers["Cache-Control"] == "no-store"
     assert counting.total == 0

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from sessionware.records import ApplyResult, Create, Delete, Op, Patch, Record, Touch
+from sessionware.records import (
+    ApplyResult,
+    Create,
+    Delete,
+    Op,
+    Patch,
+    Record,
+    Touch,
+    data_size,
+    encode,
+)
+
+#: The default ``max_data_bytes``.
+CAP = 64 * 1024
 
 
 class SyncFace:
@@ -35,25 +49,63 @@ class SyncFace:
     def by_user(self, user_id: str, now: float) -> list[Record]:
         return self.b.by_user(user_id, now)
 
+    def apply_parallel(self, batches: Sequence[Sequence[Op]], now: float) -> list[ApplyResult]:
+        """Every batch applied at once, from its own thread."""
+        with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+            return list(pool.map(lambda ops: self.b.apply(ops, now), batches))
+
+    def issue(self, service: Any, user_id: str) -> Any:
+        return service.issue(user_id)
+
 
 class AsyncFace(SyncFace):
-    def __init__(self, backend: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """The async face, each call run by ``run`` (one loop, or a new loop per call)."""
+
+    def __init__(self, backend: Any, run: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         super().__init__(backend)
-        self.loop = loop
+        self.run = run
 
     def load(self, key: str, now: float, touch: Touch | None = None) -> Record | None:
         if touch is None:
-            return self.loop.run_until_complete(self.b.aload(key, now))
-        return self.loop.run_until_complete(self.b.aload(key, now, touch))
+            return self.run(self.b.aload(key, now))  # type: ignore[no-any-return]
+        return self.run(self.b.aload(key, now, touch))  # type: ignore[no-any-return]
 
     def load_handle(self, handle: str, now: float) -> Record | None:
-        return self.loop.run_until_complete(self.b.aload_handle(handle, now))
+        return self.run(self.b.aload_handle(handle, now))  # type: ignore[no-any-return]
 
     def apply(self, ops: Sequence[Op], now: float) -> ApplyResult:
-        return self.loop.run_until_complete(self.b.aapply(ops, now))
+        return self.run(self.b.aapply(ops, now))  # type: ignore[no-any-return]
 
     def by_user(self, user_id: str, now: float) -> list[Record]:
-        return self.loop.run_until_complete(self.b.aby_user(user_id, now))
+        return self.run(self.b.aby_user(user_id, now))  # type: ignore[no-any-return]
+
+    def apply_parallel(self, batches: Sequence[Sequence[Op]], now: float) -> list[ApplyResult]:
+        """Every batch applied at once, as concurrent tasks on one loop."""
+
+        async def run() -> list[ApplyResult]:
+            return list(await asyncio.gather(*(self.b.aapply(ops, now) for ops in batches)))
+
+        return self.run(run())  # type: ignore[no-any-return]
+
+    def issue(self, service: Any, user_id: str) -> Any:
+        return self.run(service.aissue(user_id))
+
+
+def run_on_bare_loop(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coro`` on a new loop closed without ``shutdown_asyncgens`` (old-style code)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
+#: How the async face meets event loops: "async" one loop for the whole test;
+#: "async-run" ``asyncio.run`` per call (a script, TestClient without ``with``,
+#: pytest-asyncio's loop per test); "async-bare" a new loop per call, closed
+#: with a bare ``loop.close()``.
+LOOP_PATTERNS = ("async", "async-run", "async-bare")
+
 
 
 _counter = iter(range(10**9))
@@ -77,17 +129,28 @@ def make_record(now: float, *, user: str | None = None, ttl: float = 600, **kw: 
 class BackendConformance:
     """Subclass and provide a ``backend`` fixture (function-scoped, isolated)."""
 
-    @pytest.fixture(params=["sync", "async"])
+    #: The faces every test runs on; a backend whose async face must serve
+    #: any number of event loops lists the :data:`LOOP_PATTERNS` too.
+    FACES: tuple[str, ...] = ("sync", "async")
+
+    @pytest.fixture
     def face(self, request: pytest.FixtureRequest, backend: Any) -> Iterator[SyncFace]:
-        if request.param == "sync":
+        kind = getattr(request, "param", "sync")
+        if kind == "sync":
             yield SyncFace(backend)
-            return
-        loop = asyncio.new_event_loop()
-        try:
-            yield AsyncFace(backend, loop)
-            loop.run_until_complete(backend.aclose())
-        finally:
-            loop.close()
+        elif kind == "async-run":
+            yield AsyncFace(backend, asyncio.run)
+            asyncio.run(backend.aclose())
+        elif kind == "async-bare":
+            yield AsyncFace(backend, run_on_bare_loop)
+            asyncio.run(backend.aclose())  # also releases the bare loops' leftovers
+        else:
+            loop = asyncio.new_event_loop()
+            try:
+                yield AsyncFace(backend, loop.run_until_complete)
+                loop.run_until_complete(backend.aclose())
+            finally:
+                loop.close()
 
     @pytest.fixture
     def now(self) -> float:
@@ -251,6 +314,76 @@ class BackendConformance:
         fourth = make_record(now + 5, user="heidi")
         result = face.apply([Create(fourth, max_per_user=2)], now + 5)
         assert result.evicted == (recs[1].handle,)
+
+    # -- the data cap held by the store itself (#13) --------------------------------------
+
+    def test_a_patch_past_max_bytes_applies_nothing(self, face: SyncFace, now: float) -> None:
+        """A patch that would push the stored data past its cap is refused whole, metadata too."""
+        rec = make_record(now, data={"a": encode("x" * 40_000)})
+        face.apply([Create(rec)], now)
+        big = Patch(
+            rec.key,
+            set={"b": encode("y" * 40_000)},
+            meta={"last_active": now + 1},
+            max_bytes=CAP,
+        )
+        result = face.apply([big], now)
+        assert result.too_large and not result.ok
+        got = face.load(rec.key, now)
+        assert got is not None and set(got.data) == {"a"} and got.last_active == now
+        swap = Patch(rec.key, set={"a": encode("z" * 50_000)}, max_bytes=CAP)
+        assert face.apply([swap], now).ok  # replacing a key counts its new value only
+        shrink = Patch(rec.key, set={"b": encode("y" * 40_000)}, delete=("a",), max_bytes=CAP)
+        assert face.apply([shrink], now).ok
+        got = face.load(rec.key, now)
+        assert got is not None and set(got.data) == {"b"}
+
+    def test_the_cap_counts_utf8_bytes_of_any_json(self, face: SyncFace, now: float) -> None:
+        """Escapes, quotes and non-ASCII text are measured as the core measures them."""
+        text = encode('q"\\n\u00e9\u2603 ' * 100)  # quotes, backslashes, é, ☃
+        rec = make_record(now, data={"t": text})
+        face.apply([Create(rec)], now)
+        room = CAP - data_size({"t": text})
+        fits = encode("x" * (room - len("u") - 4 - 2))  # exactly CAP with key "u"
+        assert data_size({"t": text, "u": fits}) == CAP
+        assert face.apply([Patch(rec.key, set={"u": fits}, max_bytes=CAP)], now).ok
+        over = encode("x" * (room - len("u") - 4 - 1))
+        assert face.apply([Patch(rec.key, set={"u": over}, max_bytes=CAP)], now).too_large
+
+    def test_concurrent_writes_never_pass_the_cap(self, face: SyncFace, now: float) -> None:
+        """12 parallel 40 KB writes to distinct keys under a 64 KiB cap: one is stored, no more."""
+        rec = make_record(now)
+        face.apply([Create(rec)], now)
+        ops = [
+            [Patch(rec.key, set={f"k{i}": encode(str(i) * 40_000)}, max_bytes=CAP)]
+            for i in range(12)
+        ]
+        results = face.apply_parallel(ops, now)
+        got = face.load(rec.key, now)
+        assert got is not None and data_size(got.data) <= CAP
+        assert sum(r.ok for r in results) == 1 == len(got.data)
+        assert all(r.too_large for r in results if not r.ok)
+
+    def test_token_logins_obey_max_sessions_per_user(
+        self, face: SyncFace, backend: Any, now: float
+    ) -> None:
+        """TokenService.issue evicts the user's oldest past max_sessions_per_user (#13)."""
+        from sessionware.tokens import TokenService
+
+        service = TokenService(
+            backend,
+            keys={"k1": b"k" * 32},
+            algorithm="HS256",
+            issuer="https://issuer.test",
+            audience="tests",
+            max_sessions_per_user=3,
+        )
+        other = make_record(now, user="someone-else")
+        face.apply([Create(other)], now)
+        for _ in range(5):
+            face.issue(service, "ivan")
+        assert len(face.by_user("ivan", time.time())) == 3
+        assert face.load(other.key, now) is not None
 
 
 class TouchOnLoadConformance:

@@ -183,3 +183,10 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         for node in nodes:
             node.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each conformance test once per face its class lists (``FACES``)."""
+    faces = getattr(metafunc.cls, "FACES", None)
+    if faces and "face" in metafunc.fixturenames:
+        metafunc.parametrize("face", faces, indirect=True)

@@ -10,9 +10,10 @@ from sessionware.backends import MemoryBackend
 from sessionware.records import Create, Patch
 
 from .conformance import BackendConformance, TouchOnLoadConformance, make_record
+from .tombstones import TombstoneConformance
 
 
-class TestMemoryConformance(BackendConformance, TouchOnLoadConformance):
+class TestMemoryConformance(BackendConformance, TouchOnLoadConformance, TombstoneConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()
@@ -59,3 +60,30 @@ def test_sweep_reports_removed_count() -> None:
     backend = MemoryBackend()
     backend.apply([Create(make_record(now, ttl=5)) for _ in range(100)], now)
     assert backend.sweep(now + 6) == 100
+
+
+def test_under_pressure_anonymous_sessions_go_first() -> None:
+    """At capacity a newcomer evicts anonymous sessions only, even long-lived ones (#13)."""
+    now = time.time()
+    backend = MemoryBackend(max_entries=3)
+    alice = make_record(now, ttl=10, user="alice")  # closest to expiry, but signed in
+    bob = make_record(now, ttl=20, user="bob")
+    anon = make_record(now, ttl=900)
+    backend.apply([Create(alice), Create(bob), Create(anon)], now)
+    backend.apply([Create(make_record(now, ttl=500))], now)
+    assert backend.load(anon.key, now) is None
+    assert backend.load(alice.key, now) is not None and backend.load(bob.key, now) is not None
+
+
+def test_only_signed_in_left_refuses_a_new_session() -> None:
+    """When only signed-in sessions remain, a new one is refused (StoreFull), nobody evicted."""
+    from sessionware.errors import BackendUnavailable, StoreFull
+
+    now = time.time()
+    backend = MemoryBackend(max_entries=2)
+    users = [make_record(now, ttl=10, user=f"u{i}") for i in range(2)]
+    backend.apply([Create(r) for r in users], now)
+    with pytest.raises(StoreFull) as caught:
+        backend.apply([Create(make_record(now))], now)
+    assert isinstance(caught.value, BackendUnavailable)  # adapters answer it 503
+    assert all(backend.load(r.key, now) is not None for r in users)

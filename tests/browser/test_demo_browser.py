@@ -123,11 +123,13 @@ def test_remember_me_survives_a_browser_restart(
 
 
 def test_session_id_in_the_url_is_refused(browser: Any, demo_url: str) -> None:
-    """A URL carrying ``?sessionid=`` gets 400, whatever its value (FX-01)."""
+    """A URL carrying ``?sessionid=`` with an ID-like value gets 400; ``?sid=3`` passes (#13)."""
     context = browser.new_context()
     page = context.new_page()
-    response = page.goto(f"{demo_url}/?sessionid=abc")
+    response = page.goto(f"{demo_url}/?sessionid=kR3v9xQe0YwT2bN7mLp4sHz8")
     assert response is not None and response.status == 400
-    response = page.goto(f"{demo_url}/sessions?SESSIONID=x")
+    response = page.goto(f"{demo_url}/sessions?SESSIONID=kR3v9xQe0YwT2bN7mLp4sHz8")
     assert response is not None and response.status == 400
+    response = page.goto(f"{demo_url}/?sid=3")
+    assert response is not None and response.status == 200
     context.close()

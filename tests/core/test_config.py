@@ -34,7 +34,7 @@ def test_defaults_match_the_design() -> None:
     assert cfg.touch_s == 60
     assert cfg.url_id_policy == "reject"
     assert cfg.max_data_bytes == 64 * 1024
-    assert cfg.max_sessions_per_user is None
+    assert cfg.max_sessions_per_user == 100  # finite from 0.2 (#13)
     assert cfg.binding == "log"
     assert cfg.trusted_proxies == ()
 

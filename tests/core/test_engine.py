@@ -107,14 +107,15 @@ def test_bad_cookies_never_reach_the_backend(
     response = browser.request(read(), cookie=f"__Host-session={value}")
     assert counting.calls["load"] == 0
     assert response.session is not None and response.session.is_new
-    assert "bad_signature" in response.kinds
+    kind = "bad_signature" if browser.engine.ids.shaped(value) else "foreign_cookie"
+    assert kind in response.kinds
     assert response.set_cookie is not None and "Max-Age=0" in response.set_cookie
 
 
 def test_valid_untouched_session_costs_one_read_and_no_write(
     make_browser: Callable[..., Browser],
 ) -> None:
-    """A valid cookie on a request that ignores the session: one load, no apply (RS-02)."""
+    """A valid cookie on a request that ignores the session: one load, no apply, no Vary (#13)."""
     counting = CountingBackend(MemoryBackend())
     browser = make_browser()
     browser.backend = counting  # type: ignore[assignment]
@@ -123,7 +124,7 @@ def test_valid_untouched_session_costs_one_read_and_no_write(
     response = browser.request()
     assert dict(counting.calls) == {"load": 1}
     assert response.set_cookie is None
-    assert response.all("vary") == ["Cookie"]
+    assert response.all("vary") == []
 
 
 # -- cookie names and duplicates (FX-05, FX-06) -----------------------------------------------
@@ -188,20 +189,24 @@ def test_deletion_cookie_repeats_path_domain_secure_samesite(
 
 # -- URL-borne IDs (FX-01) ---------------------------------------------------------------------
 
+#: A value that could be a session ID (22+ URL-safe characters).
+V = "kR3v9xQe0YwT2bN7mLp4sHz8"
+
 URL_IDS = [
-    pytest.param("", "sid=abc", id="sid"),
-    pytest.param("", "SID=abc", id="sid-upper"),
-    pytest.param("", "page=2&SessionId=abc", id="sessionid-mixed-case"),
-    pytest.param("", "session_id=abc", id="session_id"),
-    pytest.param("", "JSESSIONID=abc", id="jsessionid"),
-    pytest.param("", "PHPSESSID=abc", id="phpsessid"),
-    pytest.param("", "__host-session=abc", id="cookie-name"),
-    pytest.param("", "%73id=abc", id="percent-encoded-name"),
-    pytest.param("", "a=1&%53%49%44=abc", id="percent-encoded-upper"),
-    pytest.param("", "sid", id="bare-name"),
-    pytest.param("/cart;jsessionid=abc", "", id="path-param"),
-    pytest.param("/cart;JSESSIONID=abc/items", "", id="path-param-upper-mid-path"),
-    pytest.param("/a;x=1;sid=abc", "", id="second-path-param"),
+    pytest.param("", f"sid={V}", id="sid"),
+    pytest.param("", f"SID={V}", id="sid-upper"),
+    pytest.param("", f"page=2&SessionId={V}", id="sessionid-mixed-case"),
+    pytest.param("", f"session_id={V}", id="session_id"),
+    pytest.param("", f"session={V}", id="session"),
+    pytest.param("", f"JSESSIONID={V}", id="jsessionid"),
+    pytest.param("", f"PHPSESSID={V}", id="phpsessid"),
+    pytest.param("", f"__host-session={V}", id="cookie-name"),
+    pytest.param("", f"%73id={V}", id="percent-encoded-name"),
+    pytest.param("", f"a=1&%53%49%44={V}", id="percent-encoded-upper"),
+    pytest.param("", "sid=" + "A" * 43 + "." + "B" * 43, id="signed-shape"),
+    pytest.param(f"/cart;jsessionid={V}", "", id="path-param"),
+    pytest.param(f"/cart;JSESSIONID={V}/items", "", id="path-param-upper-mid-path"),
+    pytest.param(f"/a;x=1;sid={V}", "", id="second-path-param"),
 ]
 
 
@@ -242,10 +247,14 @@ def test_a_real_id_in_the_url_is_never_adopted(make_browser: Callable[..., Brows
         pytest.param("/", "mysid=1", id="suffix"),
         pytest.param("/sid/sessionid", "", id="path-segments"),
         pytest.param("/a;v=1", "", id="harmless-path-param"),
+        pytest.param("/", "sid=3", id="short-value"),
+        pytest.param("/", "session=dark", id="session-word"),
+        pytest.param("/", "sid", id="bare-name"),
+        pytest.param("/cart;jsessionid=abc", "", id="short-path-param"),
     ],
 )
 def test_lookalike_urls_pass(browser: Browser, path: str, query: str) -> None:
-    """Names that merely contain or resemble a session parameter are not rejected."""
+    """Names that merely resemble a session parameter, or values no ID could be, pass (#13)."""
     assert browser.request(read(), path=path, query=query).status == 200
 
 
@@ -301,7 +310,7 @@ def test_logout_deletes_record_and_expires_cookie(browser: Browser, backend: Mem
     assert browser.cookie is None and len(backend) == 0
     replay = browser.request(read(), cookie=f"__Host-session={old}")
     assert replay.session is not None and replay.session.is_new
-    assert replay.kinds == ["logout_replay"]
+    assert replay.kinds == ["ended", "logout_replay"]  # 0.2: ended, then its 0.1 alias
 
 
 def test_clear_site_data_on_logout_when_enabled(make_browser: Callable[..., Browser]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,11 @@ from sessionware.testing import CountingBackend, FakeClock
 SECRET = "kR3v9xQe0YwT2bN7mLp4sHz8UcJf6DaG1iOq5VtWyEk"
 COOKIE = "__Host-session"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def forged() -> str:
+    """A fresh cookie value of our signed shape whose signature fails (what counts, #13)."""
+    return f"{secrets.token_urlsafe(32)}.{secrets.token_urlsafe(32)}"
 
 
 def act(session: Session, method: str, path: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -102,6 +108,8 @@ class Harness:
     clock: FakeClock
     events: list[Event] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
+    #: How requests reach the app (``"http"`` behind a TLS-terminating proxy).
+    scheme: str = "https"
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.events]
@@ -155,7 +163,7 @@ class Harness:
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": method,
-            "scheme": "https",
+            "scheme": self.scheme,
             "path": path,
             "raw_path": path.encode(),
             "query_string": query.encode(),
@@ -190,7 +198,7 @@ class Harness:
             path=path,
             method=method,
             query_string=query,
-            base_url="https://example.com",
+            base_url=f"{self.scheme}://example.com",
             environ_base={"REMOTE_ADDR": client},
         ).get_environ()
         for name, value in headers.items():  # raw, as a server would pass them on

@@ -7,6 +7,8 @@ import pytest
 from sessionware.config import GuardConfig
 from sessionware.defences.client_address import ClientResolver, client_key, parse_ip
 
+from .conftest import forged
+
 PROXY = "10.0.0.2"
 
 
@@ -100,9 +102,10 @@ def test_spoofed_x_forwarded_for_does_not_dodge_the_block(make, kind) -> None:
     h = make(kind, guard=GuardConfig(bad_limit=5))
     for i in range(6):
         h.request(
-            "/", cookie="forged", client="198.51.100.7", headers={"x-forwarded-for": f"1.1.1.{i}"}
+            "/", cookie=forged(), client="198.51.100.7", headers={"x-forwarded-for": f"1.1.1.{i}"}
         )
-    resp = h.request("/", client="198.51.100.7", headers={"x-forwarded-for": "1.1.1.99"})
+    spoof = {"x-forwarded-for": "1.1.1.99"}
+    resp = h.request("/", cookie=forged(), client="198.51.100.7", headers=spoof)
     assert resp.status == 429
     assert {e.client for e in h.events if e.kind == "bad_signature"} == {"198.51.100.7"}
 
@@ -112,9 +115,10 @@ def test_through_a_trusted_proxy_the_real_client_is_blocked(make, kind) -> None:
     h = make(kind, guard=GuardConfig(bad_limit=5), trusted_proxies=["10.0.0.0/8"])
     attacker = {"x-forwarded-for": "6.6.6.6, 203.0.113.66"}
     for _ in range(6):
-        h.request("/", cookie="forged", client=PROXY, headers=attacker)
-    assert h.request("/", client=PROXY, headers=attacker).status == 429
-    assert h.request("/", client=PROXY, headers={"x-forwarded-for": "203.0.113.77"}).status == 200
-    assert h.request("/", client=PROXY).status == 200
+        h.request("/", cookie=forged(), client=PROXY, headers=attacker)
+    assert h.request("/", cookie=forged(), client=PROXY, headers=attacker).status == 429
+    other = {"x-forwarded-for": "203.0.113.77"}
+    assert h.request("/", cookie=forged(), client=PROXY, headers=other).status == 200
+    assert h.request("/", cookie=forged(), client=PROXY).status == 200
     alarm = next(e for e in h.events if e.kind == "brute_force")
     assert alarm.client == "203.0.113.66"

@@ -9,6 +9,8 @@ import pytest
 from sessionware.config import GuardConfig
 from sessionware.events import BAD_KINDS, KINDS
 
+from .conftest import forged
+
 EVIL_AGENT = "Mozilla/5.0\r\nINFO fake login ok user=admin\x1b[31mred\x1b[0m\x07"
 
 
@@ -63,7 +65,8 @@ def test_no_raw_session_id_reaches_the_log(make, kind, caplog) -> None:
     with caplog.at_level(logging.DEBUG, logger="sessionware.security"):
         cookie = h.request("/login").cookie()
         h.request("/", cookie=cookie, client="198.51.100.1")  # binding_mismatch
-        forged = [cookie[:-4] + "AAAA", cookie + "x", cookie.split(".")[0]]
+        forged = [cookie[:-4] + tail for tail in ("AAAA", "AAAB", "AAAC", "AAAD")]
+        forged += [cookie + "x", cookie.split(".")[0]]
         for value in forged * 2:
             h.request("/", cookie=value, client="198.51.100.9")
     text = "\n".join(r.getMessage() + repr(r.__dict__) for r in caplog.records)
@@ -85,13 +88,13 @@ def test_prometheus_counts_events_by_kind_only(make, kind) -> None:
     h = make(kind, on_event=counter, guard=GuardConfig(bad_limit=2))
     registry.register(GuardCollector(h.mw))
     for _ in range(5):
-        h.request("/", cookie="forged", client="198.51.100.7")
+        h.request("/", cookie=forged(), client="198.51.100.7")
     value = registry.get_sample_value
-    assert value("sessionware_events_total", {"kind": "bad_signature"}) == 3
+    assert value("sessionware_events_total", {"kind": "bad_signature"}) == 5
     assert value("sessionware_events_total", {"kind": "brute_force"}) == 1
     assert value("sessionware_events_total", {"kind": "flood"}) == 0
-    assert value("sessionware_guard_refused_total", {"reason": "blocked"}) == 2
+    assert value("sessionware_guard_refused_total", {"reason": "blocked"}) == 3
     assert value("sessionware_guard_blocked_clients") == 1
-    assert len(seen) == 4
+    assert len(seen) == 6
     labels = {s.labels.get("kind") for m in registry.collect() for s in m.samples}
     assert labels - {None} <= KINDS

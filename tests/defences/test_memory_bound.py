@@ -11,6 +11,8 @@ from sessionware.defences.guard import Guard
 from sessionware.events import Event
 from sessionware.testing import FakeClock
 
+from .conftest import forged
+
 #: The stated bound for the default ``max_clients=100_000``: all guard state under 32 MiB.
 BOUND = 32 * 2**20
 
@@ -48,12 +50,12 @@ def test_small_tables_stay_capped_through_the_middleware(make) -> None:
     """20,000 sources through the real middleware fill at most ``max_clients`` entries."""
     h = make("asgi", guard=GuardConfig(max_clients=2000, global_limit=None))
     for i in range(20_000):
-        assert h.request("/", cookie="forged", client=spoofed(i)).status == 200
+        assert h.request("/", cookie=forged(), client=spoofed(i)).status == 200
     guard = h.mw.shared.guard
     assert guard.entries() == 2000
     for _ in range(21):
-        h.request("/", cookie="forged", client="198.51.100.7")
-    assert h.request("/", client="198.51.100.7").status == 429
+        h.request("/", cookie=forged(), client="198.51.100.7")
+    assert h.request("/", cookie=forged(), client="198.51.100.7").status == 429
 
 
 def test_idle_entries_expire_as_new_clients_arrive() -> None:

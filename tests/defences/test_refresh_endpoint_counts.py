@@ -1,7 +1,8 @@
-"""Refresh tokens refused at the refresh endpoint count against the client (AN-01)."""
+"""Refresh tokens refused at the refresh endpoint count against the client (AN-01, #13)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from starlette.applications import Starlette
@@ -19,8 +20,7 @@ async def home(request: Request) -> PlainTextResponse:
     return PlainTextResponse("home")
 
 
-def test_guessed_refresh_tokens_get_the_client_blocked() -> None:
-    """Past bad_limit forged refresh tokens, the client is answered 429 everywhere."""
+def build() -> tuple[TestClient, TokenService]:
     backend = MemoryBackend()
     tokens = TokenService(
         backend,
@@ -43,13 +43,38 @@ def test_guessed_refresh_tokens_get_the_client_blocked() -> None:
         guard=GuardConfig(bad_limit=3),
     )
     client = TestClient(app, base_url="https://testserver", client=("203.0.113.9", 4000))
-    assert client.get("/").status_code == 200
+    return client, tokens
+
+
+def test_guessed_refresh_tokens_get_the_guesses_refused() -> None:
+    """Past bad_limit forged refresh tokens get 429; the client's valid token still refreshes."""
+    client, tokens = build()
     pair = tokens.issue("alice")
     handle = pair.refresh_token.split(".", 1)[0]
-    for _ in range(4):  # one past the limit
+    statuses = []
+    for _ in range(5):
         forged = f"{handle}.{secrets.token_urlsafe(48)}"
-        response = client.post("/token/refresh", json={"refresh_token": forged})
-        assert response.status_code in (400, 401)
-    blocked = client.get("/")
-    assert blocked.status_code == 429
-    assert "retry-after" in blocked.headers
+        statuses.append(client.post("/token/refresh", json={"refresh_token": forged}))
+    assert [r.status_code for r in statuses] == [401, 401, 401, 429, 429]
+    assert "retry-after" in statuses[-1].headers
+    assert client.get("/").status_code == 200  # no credential: never refused (#13)
+    fresh = client.post("/token/refresh", json={"refresh_token": pair.refresh_token})
+    assert fresh.status_code == 200
+
+
+def test_text_plain_and_cross_site_refreshes_do_not_count() -> None:
+    """A cross-site form (text/plain) or a cross-site fetch is refused unread and never counts."""
+    client, tokens = build()
+    handle = tokens.issue("alice").refresh_token.split(".", 1)[0]
+    for _ in range(10):
+        body = json.dumps({"refresh_token": f"{handle}.{secrets.token_urlsafe(48)}"})
+        plain = client.post("/token/refresh", content=body, headers={"content-type": "text/plain"})
+        assert plain.status_code == 415
+        cross = client.post(
+            "/token/refresh",
+            content=body,
+            headers={"content-type": "application/json", "origin": "https://evil.example"},
+        )
+        assert cross.status_code == 403
+    forged = f"{handle}.{secrets.token_urlsafe(48)}"
+    assert client.post("/token/refresh", json={"refresh_token": forged}).status_code == 401

@@ -70,17 +70,21 @@ def the_cookie(app: flask.Flask) -> str:
 def test_flask_session_is_a_sessionware_session() -> None:
     """Inside a view, ``flask.session`` is our Session, counting across requests."""
     client = make_app().test_client()
-    assert client.get("/").json["kind"] == "Session"
+    assert client.get("/").json["kind"] == "FlaskSession"
     assert client.post("/count").json == {"n": 1}
     assert client.post("/count").json == {"n": 2}
     assert client.get("/").json["data"] == {"n": 2}
 
 
-def test_default_cookie_is_the_safe_one() -> None:
-    """Flask's insecure defaults (no Secure, no SameSite) give way to ours (CK-01)."""
-    attrs = attributes(the_cookie(make_app()))
-    assert "secure" in attrs and "httponly" in attrs
+def test_default_cookie_is_secure_exactly_over_https() -> None:
+    """Flask's ``SESSION_COOKIE_SECURE=False``: Secure over HTTPS only; SameSite is explicit."""
+    app = make_app()
+    attrs = attributes(the_cookie(app))
+    assert "secure" not in attrs and "httponly" in attrs
     assert attrs["samesite"] == "Lax" and attrs["path"] == "/"
+    response = app.test_client().post("/count", base_url="https://localhost")
+    header = cookie_named(response, "session")
+    assert header is not None and "secure" in attributes(header)
 
 
 def test_login_logout_regenerate_through_flask_session() -> None:
@@ -90,13 +94,13 @@ def test_login_logout_regenerate_through_flask_session() -> None:
     client.post("/count")
     client.post("/login", query_string={"user": "grace"})
     assert client.get("/").json["user"] == "grace"
-    before = client.get_cookie("__Host-session")
+    before = client.get_cookie("session")
     client.post("/regenerate")
-    after = client.get_cookie("__Host-session")
+    after = client.get_cookie("session")
     assert before is not None and after is not None and before.value != after.value
-    assert client.get("/").json == {"data": {"n": 1}, "user": "grace", "kind": "Session"}
+    assert client.get("/").json == {"data": {"n": 1}, "user": "grace", "kind": "FlaskSession"}
     response = client.post("/logout")
-    assert "Max-Age=0" in (cookie_named(response, "__Host-session") or "")
+    assert "Max-Age=0" in (cookie_named(response, "session") or "")
     assert client.get("/").json["user"] is None
     assert len(app.extensions["sessionware"].backend) == 0
 
@@ -104,22 +108,23 @@ def test_login_logout_regenerate_through_flask_session() -> None:
 @pytest.mark.parametrize(
     ("settings", "name", "expected"),
     [
-        pytest.param({"SESSION_COOKIE_NAME": "__Host-app"}, "__Host-app", {}, id="name"),
         pytest.param(
-            {"SESSION_COOKIE_SAMESITE": "Strict"}, "__Host-session", {"samesite": "Strict"}, id="ss"
+            {"SESSION_COOKIE_NAME": "__Host-app", "SESSION_COOKIE_SECURE": True},
+            "__Host-app",
+            {},
+            id="name",
+        ),
+        pytest.param(
+            {"SESSION_COOKIE_SAMESITE": "Strict"}, "session", {"samesite": "Strict"}, id="ss"
         ),
         pytest.param(
             {"SESSION_COOKIE_DOMAIN": "example.com"},
-            "__Secure-session",
+            "session",
             {"domain": "example.com"},
             id="domain",
         ),
-        pytest.param(
-            {"SESSION_COOKIE_PATH": "/app"}, "__Secure-session", {"path": "/app"}, id="path"
-        ),
-        pytest.param(
-            {"APPLICATION_ROOT": "/root"}, "__Secure-session", {"path": "/root"}, id="root"
-        ),
+        pytest.param({"SESSION_COOKIE_PATH": "/app"}, "session", {"path": "/app"}, id="path"),
+        pytest.param({"APPLICATION_ROOT": "/root"}, "session", {"path": "/root"}, id="root"),
         pytest.param({"SESSION_COOKIE_SECURE": True}, "__Host-session", {"secure": ""}, id="sec"),
     ],
 )
@@ -149,14 +154,14 @@ def test_keywords_win_over_flask_settings() -> None:
     assert "secure" not in attrs and attrs["samesite"] == "Lax"
 
 
-def test_permanent_lifetime_sets_the_remember_me_limit() -> None:
-    """``PERMANENT_SESSION_LIFETIME`` bounds remember-me sessions (Flask's "permanent" ones)."""
+def test_permanent_lifetime_is_the_idle_limit() -> None:
+    """``PERMANENT_SESSION_LIFETIME`` is how long Flask keeps an unused session: the idle limit."""
     app = make_app({"PERMANENT_SESSION_LIFETIME": timedelta(days=7)})
     config = app.extensions["sessionware"].middleware.config
-    assert config.remember_absolute_s == 7 * 86400
+    assert config.remember_s == 7 * 86400 and config.idle_s == 7 * 86400
     short = make_app({"PERMANENT_SESSION_LIFETIME": 600})
     config = short.extensions["sessionware"].middleware.config
-    assert config.absolute_s == 600 and config.idle_s == 600
+    assert config.idle_s == 600
 
 
 def test_session_transaction_writes_and_reads() -> None:
@@ -191,7 +196,8 @@ def test_test_request_context_has_a_session() -> None:
 
 def test_url_session_ids_are_refused() -> None:
     """``?sessionid=`` in the URL is answered 400 before Flask runs (FX-01)."""
-    response = make_app().test_client().get("/", query_string={"sessionid": "x"})
+    query = {"sessionid": "kR3v9xQe0YwT2bN7mLp4sHz8"}  # a value that could be an ID (#13)
+    response = make_app().test_client().get("/", query_string=query)
     assert response.status_code == 400
 
 
@@ -221,14 +227,15 @@ def test_existing_flask_cookies_migrate() -> None:
     client = app.test_client()
     client.set_cookie("session", legacy.split(";")[0].split("=", 1)[1])
     assert client.post("/count").json == {"n": 8}
-    assert client.get_cookie("session") is None
+    new = client.get_cookie("session")
+    assert new is not None and new.value != legacy.split(";")[0].split("=", 1)[1]
     assert client.get("/").json["data"] == {"n": 8}
 
 
 def test_missing_or_short_secret_is_refused() -> None:
     """No SECRET_KEY, or a short one, fails at ``Sessionware(app)`` with a hint."""
     app = flask.Flask("x")
-    with pytest.raises(ConfigError, match="secret_keys is required"):
+    with pytest.raises(ConfigError, match="SECRET_KEY is not set"):
         Sessionware(app)
     app.config["SECRET_KEY"] = "dev"
     with pytest.raises(ConfigError, match="keygen"):
@@ -291,7 +298,7 @@ def test_works_under_flask_run(tmp_path: Path) -> None:
                 time.sleep(0.1)
         else:
             pytest.fail("flask run did not start")
-        header = cookie_named(first, "__Host-session")
+        header = cookie_named(first, "session")
         assert first.json() == {"n": 1} and header is not None
         second = httpx.post(url, headers={"cookie": header.split(";")[0]})
         assert second.json() == {"n": 2}

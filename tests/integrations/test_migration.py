@@ -31,7 +31,9 @@ from sessionware import (
     WSGISessionMiddleware,
 )
 from sessionware.integrations.migrate import LegacyCookie
+from sessionware.migration import JOIN_WINDOW
 from sessionware.records import ApplyResult
+from sessionware.testing import FakeClock
 
 from .conftest import OLD_SECRET, SECRET, attributes, cookie_named, set_cookies
 
@@ -122,10 +124,12 @@ def test_starlette_cookie_becomes_a_server_side_session() -> None:
 
 
 def test_a_migrated_cookie_is_not_migrated_twice() -> None:
-    """Replaying the old cookie after its migration yields nothing and an event."""
-    app = NewApp(migrate_from="starlette", legacy_secret=OLD_SECRET)
+    """Replaying the old cookie after the join window yields nothing and an event."""
+    clock = FakeClock(time.time())
+    app = NewApp(migrate_from="starlette", legacy_secret=OLD_SECRET, clock=clock)
     old = f"session={starlette_cookie()}"
     app.get(old)
+    clock.advance(JOIN_WINDOW + 1)
     replay = app.get(old)
     assert replay.json()["data"] == {}
     assert cookie_named(replay, "__Host-session") is None

@@ -8,9 +8,8 @@ bugs they pin are in the plan every store receives, so one store shows them):
   rotation, eviction and cap-sized values, but big values from two
   in-flight requests of one session and rotation beside a writer left out;
 * ``concurrent_big``: the same with cap-sized values from concurrent
-  requests.  The per-request cap lets two of them store more than
-  ``max_data_bytes`` together (issue #13, the store-side cap): strict xfail
-  until #13 lands, so it turns red the day it passes;
+  requests.  Before the store-side cap (#13) two of them stored more than
+  ``max_data_bytes`` together; now the second patch is refused whole;
 * ``rotate_under_writers``: regenerate while another request writes; the
   rotation copies the data it loaded, so the other request's write to a
   distinct key is lost.  Found by this machine; strict xfail until fixed.
@@ -124,7 +123,6 @@ def test_interleaved_requests_keep_every_promise(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="store-side size cap lands with #13")
 def test_concurrent_cap_sized_writes_stay_under_the_cap() -> None:
     """Two in-flight requests writing cap-sized values to distinct keys never store past the cap."""
     _run(MemoryBackend, "memory", concurrent_big=True)

@@ -16,6 +16,7 @@ instead of passing vacuously.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from typing import Any
 
@@ -34,7 +35,7 @@ NAME = "__Host-session"
 #: Ten times the old 300 under CI (both runs stay well under a minute there).
 EXAMPLES = 3000 if in_ci() else 300
 #: Events that only the cookie path emits: the header was read and the value judged.
-COOKIE_EVENTS = {"bad_signature", "cookie_tossing", "oversized", "unknown_id"}
+COOKIE_EVENTS = {"bad_signature", "foreign_cookie", "cookie_tossing", "oversized", "unknown_id"}
 URL_NAMES = ["sid", "SessionID", "session_id", "JSESSIONID", "phpsessid", NAME]
 
 header_bytes = st.binary(max_size=300).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
@@ -57,11 +58,13 @@ named_cookie = st.one_of(
     ),
 )
 cookie_text = st.one_of(header_bytes, named_cookie)
+#: A value that could be a session ID (22+ URL-safe characters): what a URL must not carry.
+ID_LIKE = re.compile(rb"[A-Za-z0-9_.~-]{22,}")
 url_id_query = st.builds(
     lambda pre, name, value: (pre + "&" if pre else "") + f"{name}={value}",
     st.text(alphabet="abz=&", max_size=12),
     st.sampled_from(URL_NAMES),
-    st.text(alphabet="abcXYZ019-_", max_size=50),
+    st.text(alphabet="abcXYZ019-_", min_size=22, max_size=60),
 ).map(lambda q: q.encode())
 query_text = st.one_of(st.binary(max_size=200), url_id_query)
 
@@ -158,7 +161,11 @@ def _asgi_example(
 def _count(reach: Counter[str], cookie: bytes, query: bytes, status: int, kinds: set[str]) -> None:
     reach["total"] += 1
     reach["guarded"] += status == 429
-    carries_url_id = any(n.lower().encode() + b"=" in query.lower() for n in URL_NAMES)
+    carries_url_id = any(
+        ID_LIKE.match(query.lower().partition(n.lower().encode() + b"=")[2]) is not None
+        for n in URL_NAMES
+        if n.lower().encode() + b"=" in query.lower()
+    )
     if carries_url_id:
         reach["url_id"] += 1
         reach["url_rejected"] += status == 400 and "url_id" in kinds

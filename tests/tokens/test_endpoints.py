@@ -12,6 +12,8 @@ from werkzeug.test import Client
 
 from sessionware.tokens import refresh_endpoint, wsgi_refresh_endpoint
 
+JSON = {"content-type": "application/json"}
+
 
 @pytest.fixture
 def asgi_client(service):
@@ -48,7 +50,8 @@ async def test_asgi_reused_token_answers_401_json(asgi_client, service) -> None:
 @pytest.mark.parametrize(
     "kwargs,status",
     [
-        pytest.param({"content": b"not json"}, 400, id="not-json"),
+        pytest.param({"content": b"not json", "headers": JSON}, 400, id="not-json"),
+        pytest.param({"content": b'{"refresh_token": "x"}'}, 415, id="not-declared-json"),
         pytest.param({"json": ["refresh_token"]}, 400, id="not-object"),
         pytest.param({"json": {"refresh_token": 7}}, 400, id="not-string"),
         pytest.param({"json": {"refresh_token": "x" * 100}}, 401, id="garbage-token"),
@@ -82,7 +85,7 @@ async def test_asgi_streamed_oversized_body_is_cut_off(service) -> None:
             yield b"x" * 512
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        response = await c.post("/", content=chunks())
+        response = await c.post("/", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
 
 
@@ -101,7 +104,8 @@ def test_wsgi_refresh_round_trip_and_reuse(service) -> None:
     "method,kwargs,status",
     [
         ("GET", {}, 405),
-        ("POST", {"data": b"[]"}, 400),
+        ("POST", {"data": b"[]", "content_type": "application/json"}, 400),
+        ("POST", {"data": b'{"refresh_token": "x"}', "content_type": "text/plain"}, 415),
         ("POST", {"data": b"x" * 9000}, 413),
         ("POST", {"json": {}, "query_string": "refresh_token=x"}, 400),
     ],

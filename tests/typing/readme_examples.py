@@ -29,6 +29,19 @@ flask_app.wsgi_app = WSGISessionMiddleware(flask_app.wsgi_app, secret_keys=[SECR
 manager = SessionManager(backend)
 sessions = manager.list_sessions("alice")
 revoked: int = manager.revoke_user("alice", keep=sessions[0].handle if sessions else None)
+by_user: int = manager.revoke_user("alice", by="user")
+erased: int = manager.erase_endings("alice")
+
+
+async def why(request: Request) -> PlainTextResponse:
+    """The end-reason example: a typed session tells why its cookie's session ended."""
+    from sessionware import Session
+    from sessionware.endings import explain
+
+    session: Session = request.session  # type: ignore[assignment]
+    reason: str | None = session.end_reason
+    when: float | None = session.ended_at
+    return PlainTextResponse(explain(reason, session.ended_by) or f"live ({when})")
 
 
 async def view(request: Request) -> PlainTextResponse:

@@ -3,7 +3,7 @@
 Sign in as a demo user (passwords are on the page), count in the session,
 open a second browser to see two devices on "Your sessions", sign one out
 from the other, try the step-up "sensitive action", and watch the security
-events panel fill up (try ``/?sessionid=x`` or editing the cookie).
+events panel fill up (try ``/?sessionid=5fZcXq1h9sP2mRtLw8yKdA`` or editing the cookie).
 
 Needs the ``cli`` extra (Jinja2, python-multipart); ``create_app`` returns a
 plain ASGI app, so any ASGI server can run it.
@@ -14,13 +14,16 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...asgi import SessionMiddleware
 from ...backends.base import Backend
 from ...backends.memory import MemoryBackend
 from ...errors import MissingExtra
 from ...manager import SessionManager
+
+if TYPE_CHECKING:
+    from .pages import DemoApp
 
 __all__ = ["create_app"]
 
@@ -33,7 +36,7 @@ def create_app(
     reauth_seconds: float = 300,
     clock: Callable[[], float] | None = None,
     **session_options: Any,
-) -> SessionMiddleware:
+) -> DemoApp:
     """The demo as an ASGI app.
 
     :param backend: the session store (default: a fresh :class:`MemoryBackend`).
@@ -44,9 +47,15 @@ def create_app(
         then ``session`` without Secure.  Chromium and Firefox accept the
         default ``__Host-`` Secure cookie on ``http://localhost``.
     :param reauth_seconds: how recent a sign-in must be for the step-up actions.
+
+    The result (:class:`~sessionware.cli.demo.pages.DemoApp`) is the
+    :class:`SessionMiddleware` behind friendly error pages, which turns the
+    middleware's plain-text 400 (a session ID in the URL) and 503 (store
+    down) into pages with a link back.
     """
     try:
         from .app import Demo, OriginCheck
+        from .pages import DemoApp
     except ImportError as exc:  # jinja2 / python-multipart
         raise MissingExtra("cli", getattr(exc, "name", None) or "jinja2") from exc
     store = backend if backend is not None else MemoryBackend()
@@ -68,5 +77,7 @@ def create_app(
     if clock is not None:
         options["clock"] = clock
     app = SessionMiddleware(OriginCheck(demo.starlette()), backend=store, **options)
-    app.demo = demo  # type: ignore[attr-defined]
-    return app
+    demo.idle_for = app.config.idle_for
+    demo.idle_seconds = app.config.idle_s
+    demo.templates.env.globals["cookie_name"] = app.config.cookie_name  # --dev-http: "session"
+    return DemoApp(app, demo)

@@ -24,15 +24,18 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ...access import session_of
+from ...endings import explain
 from ...events import Event, emit
-from ...manager import SessionManager
+from ...manager import SessionInfo, SessionManager
 from ...session import Session
+from .pages import FAVICON, countdown
 
 __all__ = ["DEMO_USERS", "Demo", "OriginCheck"]
 
@@ -45,6 +48,15 @@ DEMO_USERS: dict[str, tuple[str, str]] = {
 #: Where the re-authentication form may send the user back to.
 _NEXT = frozenset({"/sensitive", "/sessions"})
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Events that are routine lifecycle (green) and ones that are expected after a
+#: sign-out elsewhere or an expiry (neutral); everything else is an alert (red).
+_ROUTINE = frozenset({"created", "login", "logout", "regenerated", "renewed", "revoked"})
+_NEUTRAL = frozenset({"unknown_id", "expired", "logout_replay", "ended"})
+#: What a device sees when its session ended elsewhere (until end reasons say why).
+ENDED = (
+    "You were signed out: this session ended on the server (signed out from another "
+    "device, or it expired). Sign in again to continue."
+)
 
 
 def _ago(then: float | None, now: float) -> str:
@@ -104,12 +116,17 @@ class Demo:
         reauth_seconds: float,
         clock: Callable[[], float] = time.time,
         events: int = 30,
+        idle_for: Callable[[bool], float] | None = None,
     ) -> None:
         self.manager = manager
+        #: Idle limit of a session (remember-me or not), from the middleware's config.
+        self.idle_for = idle_for or (lambda remember: 30 * 60.0)
         self.store = store
         self.reauth_seconds = reauth_seconds
         self.clock = clock
         self.events: deque[Event] = deque(maxlen=events)
+        #: The idle limit, for "expired after 30 minutes of inactivity" (set by the factory).
+        self.idle_seconds: float | None = None
         self.templates = Jinja2Templates(directory=HERE / "templates")
         env = self.templates.env
         env.globals["demo_users"] = DEMO_USERS
@@ -131,6 +148,7 @@ class Demo:
                 Route("/sessions/revoke-others", self.revoke_others, methods=["POST"]),
                 Route("/sensitive", self.sensitive, methods=["GET", "POST"]),
                 Route("/reauth", self.reauth, methods=["POST"]),
+                Route("/favicon.ico", self.favicon),
                 Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
             ]
         )
@@ -138,15 +156,21 @@ class Demo:
     # -- helpers -------------------------------------------------------------------
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         now = self.clock()
         user = session.user_id
+        ended = self._ended(session) or request.query_params.get("ended") == "1"
+        # Why this browser's session ended, through public API only (#17); the
+        # neutral sentence when the store kept no reason (a backend without tombstones).
+        reason = explain(session.end_reason, session.ended_by, self.idle_seconds)
         context.update(
+            ended=(reason or ENDED) if (ended or reason) and user is None else None,
+            deadlines=self._deadlines(session.record, now) if user else None,
             user=user,
             display=DEMO_USERS.get(user or "", ("", user or ""))[1],
             session=session,
             flash=session.pop("flash", None) if user else None,
-            events=[self._event_view(e, now) for e in self.events],
+            events=[self._event_view(e, now) for e in self.events if "alias_of" not in e.detail],
             ago=lambda t: _ago(t, now),
             stamp=_stamp,
             now=now,
@@ -164,9 +188,29 @@ class Demo:
             "handle": (event.handle or "")[:8],
             "user": event.user_id or "",
             "detail": ", ".join(f"{k}={v}" for k, v in event.detail.items()),
-            "alert": event.kind
-            not in {"created", "login", "logout", "regenerated", "renewed", "revoked"},
+            "alert": event.kind not in _ROUTINE and event.kind not in _NEUTRAL,
+            "neutral": event.kind in _NEUTRAL,
         }
+
+    @staticmethod
+    def _ended(session: Session) -> bool:
+        """This request brought a valid cookie whose session no longer exists."""
+        return session.presented and session.record is None and not session.store_unavailable
+
+    def deadlines(self, info: SessionInfo, now: float) -> dict[str, Any]:
+        """A row's idle and absolute deadlines: Unix times and the time left."""
+        idle = min(info.last_active + self.idle_for(info.remember), info.absolute_at)
+        return {
+            "idle": idle,
+            "absolute": info.absolute_at,
+            "idle_left": countdown(idle - now),
+            "absolute_left": countdown(info.absolute_at - now),
+        }
+
+    def _deadlines(self, record: Any, now: float) -> dict[str, Any] | None:
+        if record is None:
+            return None
+        return self.deadlines(SessionInfo.from_record(record), now)
 
     def _recent(self, session: Session) -> bool:
         auth = session.auth_time
@@ -178,19 +222,25 @@ class Demo:
         ok = hmac.compare_digest(password.encode(), expected.encode())
         return ok and user in DEMO_USERS
 
-    @staticmethod
-    def _back(path: str = "/") -> RedirectResponse:
+    def _back(self, path: str = "/", session: Session | None = None) -> RedirectResponse:
+        """303 to ``path``; ``?ended=1`` tells that page the old session had ended."""
+        if session is not None and self._ended(session) and session.user_id is None:
+            path += "?ended=1"
         return RedirectResponse(path, status_code=303)
 
     # -- pages -----------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
-        return self.render(request, "home.html", count=request.session.get("count", 0))
+        return self.render(request, "home.html", count=session_of(request).get("count", 0))
+
+    async def favicon(self, request: Request) -> Response:
+        return FileResponse(FAVICON, media_type="image/svg+xml")
 
     async def count(self, request: Request) -> Response:
-        session = request.session
+        session = session_of(request)
+        ended = self._ended(session)
         session["count"] = int(session.get("count", 0)) + 1
-        return self._back()
+        return RedirectResponse("/?ended=1" if ended else "/", status_code=303)
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
@@ -201,30 +251,32 @@ class Demo:
                 request,
                 "home.html",
                 status=401,
-                count=request.session.get("count", 0),
+                count=session_of(request).get("count", 0),
                 error="Unknown user or wrong password.",
                 username=user,
             )
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         session.login(user, remember=form.get("remember") == "on")
         session["flash"] = f"Signed in as {DEMO_USERS[user][1]}; your session has a brand-new ID."
         return self._back()
 
     async def logout(self, request: Request) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         session.logout()
         return self._back()
 
     async def sessions(self, request: Request) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         if session.user_id is None:
-            return self._back()
+            return self._back(session=session)
         items = await self.manager.alist_sessions(session.user_id)
         items.sort(key=lambda s: (s.handle != session.handle, -s.last_active))
-        return self.render(request, "sessions.html", items=items, current=session.handle)
+        now = self.clock()
+        rows = [(s, self.deadlines(s, now)) for s in items]
+        return self.render(request, "sessions.html", rows=rows, current=session.handle)
 
     async def revoke(self, request: Request) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         user = session.user_id
         if user is None:
             return self._back()
@@ -235,20 +287,20 @@ class Demo:
         if handle == session.handle:
             session.logout()
             return self._back()
-        if handle in owned and await self.manager.arevoke(handle):
+        if handle in owned and await self.manager.arevoke(handle, by="user"):
             self._revoked(request, user, [handle])
             session["flash"] = "That session is signed out; its next request will be anonymous."
         return self._back("/sessions")
 
     async def revoke_others(self, request: Request) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         user = session.user_id
         if user is None:
             return self._back()
         if not self._recent(session):
             return self._reauth_page(request, "/sessions")
         others = [s.handle for s in await self.manager.alist_sessions(user)]
-        count = await self.manager.arevoke_user(user, keep=session.handle)
+        count = await self.manager.arevoke_user(user, keep=session.handle, by="user")
         self._revoked(request, user, [h for h in others if h != session.handle])
         session["flash"] = f"Signed out {count} other session{'s' if count != 1 else ''}."
         return self._back("/sessions")
@@ -259,9 +311,9 @@ class Demo:
             emit(Event("revoked", client, handle, user), self.on_event)
 
     async def sensitive(self, request: Request) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         if session.user_id is None:
-            return self._back()
+            return self._back(session=session)
         if not self._recent(session):
             return self._reauth_page(request, "/sensitive")
         codes = None
@@ -281,7 +333,7 @@ class Demo:
         )
 
     async def reauth(self, request: Request) -> Response:
-        session: Session = request.session  # type: ignore[assignment]
+        session = session_of(request)
         user = session.user_id
         if user is None:
             return self._back()

@@ -171,7 +171,7 @@ def test_cross_site_posts_are_refused(app) -> None:
 def test_url_session_ids_are_refused_and_reported(app) -> None:
     """``?sessionid=`` is a 400 and shows up in the events panel."""
     client = browser(app)
-    assert client.get("/?sessionid=abc").status_code == 400
+    assert client.get("/?sessionid=kR3v9xQe0YwT2bN7mLp4sHz8").status_code == 400
     assert ">url_id<" in client.get("/").text
 
 

@@ -1,0 +1,1 @@
+"""A small Starlette app written for Starlette's SessionMiddleware, and its own tests."""
