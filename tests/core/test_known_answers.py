@@ -124,3 +124,35 @@ def test_new_ids_are_32_bytes() -> None:
     from sessionware.ids import new_id
 
     assert len(base64.urlsafe_b64decode(new_id() + "=")) == 32
+
+
+def test_key_fingerprints_known_answer() -> None:
+    """A key shows as four hex digits of a salted hash, and only that, in reprs (#13)."""
+    from sessionware.ids import fingerprint
+
+    assert fingerprint(b"k" * 32) == "9d0c"
+    assert repr(_codec()) == "IdCodec(keys=2, fingerprints=('9d0c', 'fd8a'))"
+
+
+def test_shape_needs_both_length_and_alphabet() -> None:
+    """A value of the signed length with foreign characters is not of our shape."""
+    codec = _codec()
+    assert codec.shaped(codec.sign(SID))
+    assert not codec.shaped("!" * len(codec.sign(SID)))
+    assert not codec.shaped(codec.sign(SID) + "A")
+
+
+def test_partitioned_reaches_set_and_delete() -> None:
+    """``partitioned=True`` adds the CHIPS attribute to the cookie and to its deletion."""
+    writer = _writer(partitioned=True)
+    assert writer.set("v", max_age=None).endswith("; SameSite=Lax; Partitioned")
+    assert writer.delete().endswith("; SameSite=Lax; Partitioned")
+
+
+def test_plain_drops_only_secure_and_partitioned() -> None:
+    """The plain-HTTP form of a header (``secure="auto"``) loses Secure and Partitioned only."""
+    header = "s=v; Secure; HttpOnly; Path=/; SameSite=Lax; Partitioned"
+    assert CookieWriter.plain(header) == "s=v; HttpOnly; Path=/; SameSite=Lax"
+    assert CookieWriter.plain(None) is None
+    assert _writer(cookie_name="s", secure="auto").auto is True
+    assert _writer().auto is False
