@@ -95,7 +95,7 @@ class CookieWriter:
         cfg = self._config
         self._deletion = dump_cookie(
             cfg.cookie_name,
-            "",
+            "",  # pragma: no mutate (dump_cookie's value defaults to "")
             max_age=0,
             expires=0,
             path=cfg.path,

@@ -9,6 +9,11 @@ import pytest
 
 from sessionware.backends import MemoryBackend
 from sessionware.testing import FakeClock
+from tests.defence_switches import apply_from_env
+
+# SESSIONWARE_TEST_DEFENCE_OFF=csrf,... switches defences off for the whole run
+# (tests/test_security_matrix.py uses it to prove the cited tests notice).
+apply_from_env()
 
 #: 43 URL-safe characters, as ``secrets.token_urlsafe(32)`` would give (ID-01 sized).
 SECRET = "kR3v9xQe0YwT2bN7mLp4sHz8UcJf6DaG1iOq5VtWyEk"

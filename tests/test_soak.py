@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import in_ci
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 SECONDS = float(os.environ.get("SESSIONWARE_SOAK_SECONDS", "60"))
 
@@ -25,7 +27,7 @@ SECONDS = float(os.environ.get("SESSIONWARE_SOAK_SECONDS", "60"))
 @pytest.fixture(scope="module")
 def soak():  # the benchmark modules, importable by name as when run as a script
     if shutil.which("redis-server") is None:
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail("CI=true and redis-server is not installed")
         pytest.skip("!!! redis-server is not installed: the soak did not run")
     sys.path.insert(0, str(BENCH))

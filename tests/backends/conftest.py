@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.ci import in_ci
+
 REDIS_URL = os.environ.get("SESSIONWARE_REDIS_URL", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() == "true"
+IN_CI = in_ci()
 
 
 def unavailable(reason: str) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from sessionware.backends.sql import SQLBackend
 from sessionware.records import Patch
+from tests.ci import in_ci
 
 PG_URL = os.environ.get(
     "SESSIONWARE_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -45,7 +46,7 @@ def postgres_url() -> str:
     """The test PostgreSQL URL; skips loudly when it is down, fails when CI=true."""
     reason = _postgres_down()
     if reason is not None:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(reason)
         pytest.skip(reason)
     return PG_URL

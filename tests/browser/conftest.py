@@ -8,7 +8,6 @@ pass by silently skipping them.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -20,6 +19,7 @@ import pytest
 
 from sessionware import MemoryBackend
 from sessionware.cli.demo import create_app
+from tests.ci import in_ci
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,7 +33,7 @@ SECRET = "browser-test-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"browser tests cannot run in CI: {reason}")
     pytest.skip(
         f"SKIPPED LOUDLY: {reason} (install with `apt-get install chromium` and "

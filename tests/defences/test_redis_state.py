@@ -10,6 +10,7 @@ import pytest
 
 from sessionware.config import GuardConfig
 from sessionware.defences.counters import RedisGuardState
+from tests.ci import in_ci
 
 from .conftest import forged
 
@@ -38,7 +39,7 @@ def state():
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
-        if os.environ.get("CI") == "true":
+        if in_ci():
             pytest.fail(f"Redis at {URL} is required in CI: {exc}")
         pytest.skip(f"NO REDIS at {URL} ({exc}): the shared guard state is untested here")
     shared = Counted(URL, prefix=prefix)

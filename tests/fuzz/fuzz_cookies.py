@@ -7,7 +7,9 @@ Run it directly (see tests/fuzz/README.md)::
 What it checks on every input, beyond "no exception escapes":
 
 * ``read_session_cookies`` returns only values sent under exactly our name,
-  none containing ``;`` (FX-05, FX-06);
+  none containing ``;`` (FX-05, FX-06), and on every header werkzeug's
+  ``parse_cookie`` reads cleanly (an RFC 6265 cookie-string) exactly the
+  values werkzeug reads (``tests/fuzz/cookie_reference.py``);
 * ``IdCodec.unsign`` accepts a value only if re-signing its ID gives the very
   same value (no second encoding of a signature verifies; ID-07, ID-08);
 * ``Engine.begin`` answers 400 or nothing, produces a storage key only for a
@@ -27,6 +29,8 @@ with atheris.instrument_imports(include=["sessionware"]):
     from sessionware.core import Engine, RequestFacts
     from sessionware.ids import IdCodec, new_id
 
+from tests.fuzz.cookie_reference import agree
+
 NAME = "__Host-session"
 CONFIG = SessionConfig(secret_keys=["n" * 32, "o" * 32])
 ENGINE = Engine(CONFIG, clock=lambda: 1_800_000_000.0)
@@ -36,6 +40,7 @@ VALID = CODEC.sign(new_id())
 
 
 def check_cookie_header(header: str, query: str, path: str) -> None:
+    agree(header, NAME)  # the differential check against werkzeug
     values = read_session_cookies(header, NAME)
     for value in values:
         if ";" in value:
@@ -65,7 +70,7 @@ def check_cookie_header(header: str, query: str, path: str) -> None:
 
 def TestOneInput(data: bytes) -> None:
     fdp = atheris.FuzzedDataProvider(data)
-    choice = fdp.ConsumeIntInRange(0, 3)
+    choice = fdp.ConsumeIntInRange(0, 4)
     query = fdp.ConsumeUnicodeNoSurrogates(40) if fdp.ConsumeBool() else ""
     path = "/" + (fdp.ConsumeUnicodeNoSurrogates(30) if fdp.ConsumeBool() else "")
     rest = fdp.ConsumeBytes(fdp.remaining_bytes())
@@ -77,8 +82,13 @@ def TestOneInput(data: bytes) -> None:
         text = rest.decode("latin-1")
         cut = len(text) % (len(VALID) + 1)
         header = f"a=b; {NAME}={VALID[:cut]}{text}{VALID[cut + len(text) :]}"
-    else:
+    elif choice == 3:
         header = rest.decode("utf-8", "replace")
+    else:  # pairs in the RFC 6265 shape, so the differential check compares often
+        parts = rest.decode("latin-1").split("\x00")
+        header = "; ".join(
+            f"{NAME if i % 2 == 0 else p[:8]}={p.strip()}" for i, p in enumerate(parts[:6])
+        )
     check_cookie_header(header, query, path)
     if CODEC.unsign(VALID) is None:  # pragma: no cover - sanity
         raise AssertionError("the valid cookie stopped verifying")

@@ -1,7 +1,10 @@
 """Short atheris runs of both harnesses, so CI fuzzes on every change.
 
 Each harness runs ~15 s in a subprocess (libFuzzer owns the process) with
-the checked-in seeds plus a scratch corpus in ``tmp_path``.  A crash, an
+the checked-in corpus copied into ``tmp_path``.  With
+``SESSIONWARE_FUZZ_KEEP=1`` the run's new inputs are merged back into
+``tests/fuzz/corpus/`` (libFuzzer ``-merge=1`` keeps only inputs that add
+coverage), so a longer local run grows the corpus the next CI run starts from.  A crash, an
 uncaught exception or a failed assertion in a harness makes libFuzzer exit
 non-zero and this test fail with the harness's own report.  Longer runs:
 tests/fuzz/README.md.
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import in_ci
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 SECONDS = int(os.environ.get("SESSIONWARE_FUZZ_SECONDS", "15"))
@@ -26,7 +31,7 @@ def _need_atheris() -> None:
     try:
         import atheris  # noqa: F401
     except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
+        if in_ci():
             pytest.fail("CI=true and atheris is not installed (pip install -e '.[dev]')")
         pytest.skip("!!! atheris is not installed: the fuzz harnesses did not run")
 
@@ -66,3 +71,19 @@ def test_fuzz_harness_finds_nothing(harness: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{harness} found something:\n{report}"
     assert "Done " in proc.stderr, report
     assert not list(tmp_path.glob("crash-*")), report
+    if os.environ.get("SESSIONWARE_FUZZ_KEEP") == "1":
+        _merge_back(harness, corpus, env, tmp_path)
+
+
+def _merge_back(harness: str, corpus: Path, env: dict[str, str], cwd: Path) -> None:
+    """Merge the inputs this run found into the checked-in corpus (coverage-minimised)."""
+    kept = HERE / "corpus" / harness.removeprefix("fuzz_")
+    proc = subprocess.run(
+        [sys.executable, str(HERE / f"{harness}.py"), "-merge=1", str(kept), str(corpus)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]

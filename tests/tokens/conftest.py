@@ -26,13 +26,14 @@ from sessionware.events import Event
 from sessionware.testing import FakeClock
 from sessionware.tokens import TokenService
 from sessionware.tokens.keys import generate_keypair
+from tests.ci import in_ci
 
 ISSUER = "https://api.example.test"
 AUDIENCE = "mobile-app"
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(reason)
     pytest.skip(f"!!! {reason}")
 
