@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from ..records import Op, Patch
 from .redis_layout import Layout, patch_args
-from .redis_scripts import LuaScript
+from .redis_scripts import OVER_CAP, LuaScript
 
 __all__ = ["PATCH_DATA", "lean_patch"]
 
@@ -34,7 +34,8 @@ __all__ = ["PATCH_DATA", "lean_patch"]
 #: ``COMMIT``'s ``too_large`` measures it: name + value bytes + 4 per field).
 PATCH_DATA = LuaScript(
     "patch_data",
-    r"""
+    OVER_CAP
+    + r"""
 local now = tonumber(ARGV[1])
 local e = tonumber(redis.call('HGET', KEYS[1], '_e'))
 if e == nil or e <= now then return 0 end
@@ -48,24 +49,8 @@ local x = d + ndel + 1
 for j = x, x + nexp - 1, 2 do
   if (redis.call('HGET', KEYS[1], ARGV[j]) or 'null') ~= ARGV[j + 1] then return 0 end
 end
-if cap ~= '' and nset > 0 then
-  local done, total = {}, 0
-  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
-  for j = s, s + nset - 1, 2 do
-    local name = ARGV[j]
-    if string.sub(name, 1, 2) == 'd:' then
-      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
-      done[name] = true
-    end
-  end
-  local f = redis.call('HGETALL', KEYS[1])
-  for j = 1, #f, 2 do
-    local name = f[j]
-    if string.sub(name, 1, 2) == 'd:' and not done[name] then
-      total = total + #name + 2 + #f[j + 1]
-    end
-  end
-  if total > tonumber(cap) then return 2 end
+if cap ~= '' and nset > 0 and over_cap(KEYS[1], tonumber(cap), s, nset, d, ndel) then
+  return 2
 end
 local function chunks(cmd, first, last)
   local i = first

@@ -72,7 +72,34 @@ class LuaScript:
         object.__setattr__(self, "sha", digest)
 
 
-_FUNCS = r"""
+#: Shared by ``COMMIT`` and the lean ``PATCH_DATA`` (.redis_lean): true when
+#: the sets at ARGV[s..] (nset entries) and deletes at ARGV[d..] (ndel) would
+#: leave the hash's data fields (``d:`` names) above ``cap`` bytes, measured as
+#: the core measures them (name + value bytes + 4 per field; the stored name
+#: carries the 2-byte prefix, so +2 here).
+OVER_CAP = r"""
+local function over_cap(key, cap, s, nset, d, ndel)
+  local done, total = {}, 0
+  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
+  for j = s, s + nset - 1, 2 do
+    local name = ARGV[j]
+    if string.sub(name, 1, 2) == 'd:' then
+      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
+      done[name] = true
+    end
+  end
+  local f = redis.call('HGETALL', key)
+  for j = 1, #f, 2 do
+    local name = f[j]
+    if string.sub(name, 1, 2) == 'd:' and not done[name] then
+      total = total + #name + 2 + #f[j + 1]
+    end
+  end
+  return total > cap
+end
+"""
+
+_FUNCS = OVER_CAP + r"""
 local now = tonumber(ARGV[1])
 
 local function alive(key)
@@ -138,23 +165,7 @@ local function too_large(key, i)
   if ARGV[i + 1] == '' then return false end
   local s, nset, d, ndel = span(i)
   if nset == 0 or not alive(key) then return false end
-  local done, total = {}, 0
-  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
-  for j = s, s + nset - 1, 2 do
-    local name = ARGV[j]
-    if string.sub(name, 1, 2) == 'd:' then
-      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
-      done[name] = true
-    end
-  end
-  local f = redis.call('HGETALL', key)
-  for j = 1, #f, 2 do
-    local name = f[j]
-    if string.sub(name, 1, 2) == 'd:' and not done[name] then
-      total = total + #name + 2 + #f[j + 1]
-    end
-  end
-  return total > tonumber(ARGV[i + 1])
+  return over_cap(key, tonumber(ARGV[i + 1]), s, nset, d, ndel)
 end
 
 -- Apply a patch whose arguments start at ARGV[i] (see span).
