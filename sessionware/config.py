@@ -83,6 +83,25 @@ def _wildcard(normal: str) -> bool:
     return rest.startswith("*.") and "*" not in rest[1:] and "." in rest[2:]
 
 
+def allowed_origin(origin: str) -> str:
+    """``origin`` normalized for ``allowed_origins``; ConfigError if no origin or a loose wildcard.
+
+    Shared by :class:`SessionConfig` and the refresh endpoints, so that
+    ``https://*`` (every https site) is refused everywhere it could be given.
+    """
+    normal = normalize_origin(origin)
+    if normal is not None and "*" in normal and not _wildcard(normal):
+        raise ConfigError(
+            f"allowed_origins: {origin!r}: a wildcard must be the leftmost label, "
+            "as in 'https://*.example.com'"
+        )
+    if normal is None:
+        raise ConfigError(
+            f"allowed_origins: {origin!r} is not an origin like 'https://example.com'"
+        )
+    return normal
+
+
 class SharedCounter(Protocol):
     """Counts a client's bad events somewhere several guards can see.
 
@@ -308,19 +327,7 @@ class SessionConfig:
             raise ConfigError(f"guard must be a GuardConfig or None, got {self.guard!r}")
         if isinstance(self.allowed_origins, str):
             raise ConfigError("allowed_origins must be a list of origins, not one string")
-        origins = []
-        for origin in self.allowed_origins:
-            normal = normalize_origin(origin)
-            if normal is not None and "*" in normal and not _wildcard(normal):
-                raise ConfigError(
-                    f"allowed_origins: {origin!r}: a wildcard must be the leftmost label, "
-                    "as in 'https://*.example.com'"
-                )
-            if normal is None:
-                raise ConfigError(
-                    f"allowed_origins: {origin!r} is not an origin like 'https://example.com'"
-                )
-            origins.append(normal)
+        origins = [allowed_origin(origin) for origin in self.allowed_origins]
         set_(self, "allowed_origins", tuple(origins))
 
     def __repr__(self) -> str:

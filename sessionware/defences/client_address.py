@@ -147,9 +147,12 @@ class ClientResolver:
             return
         self.warned = True
         log.warning(
-            "sessionware: X-Forwarded-For/Forwarded from %s ignored: that peer is not in "
-            "trusted_proxies; if it is your reverse proxy, add it to trusted_proxies "
-            "(or let the server rewrite addresses, e.g. uvicorn --forwarded-allow-ips)",
+            "sessionware: X-Forwarded-For/Forwarded from %s "  # pragma: no mutate - wording
+            "ignored: that peer is not in trusted_proxies; "  # pragma: no mutate - wording
+            "if it is your "  # pragma: no mutate - wording
+            "reverse proxy, add it to trusted_proxies (or let the "  # pragma: no mutate - wording
+            "server rewrite addresses, e.g. uvicorn "  # pragma: no mutate - wording
+            "--forwarded-allow-ips)",  # pragma: no mutate - wording
             peer,
         )
         detail = {"peer": peer or "-", "setting": "trusted_proxies"}

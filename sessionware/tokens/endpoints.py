@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any, TypeAlias
 from urllib.parse import parse_qsl
 
-from ..config import normalize_origin
+from ..config import allowed_origin
 from ..defences.csrf import CsrfPolicy
 from ..defences.guard import PRESENTED
 from ..errors import BackendError, ConfigError, TokenError
@@ -100,13 +100,7 @@ def _policy(allowed_origins: tuple[str, ...] | list[str]) -> CsrfPolicy:
     """The origin check of the endpoint, with ``allowed_origins`` validated like the config's."""
     if isinstance(allowed_origins, str):
         raise ConfigError("allowed_origins must be a list of origins, not one string")
-    normal = []
-    for origin in allowed_origins:
-        value = normalize_origin(origin)
-        if value is None:
-            raise ConfigError(f"allowed_origins: {origin!r} is not an origin")
-        normal.append(value)
-    return CsrfPolicy(normal)
+    return CsrfPolicy([allowed_origin(origin) for origin in allowed_origins])
 
 
 def _browser_check(

@@ -8,16 +8,21 @@ wrong hop is a wrong address for the guard, or a wrong scheme for CSRF).
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from sessionware.defences.client_address import ClientResolver, Resolved
+from sessionware.config import SessionConfig
+from sessionware.defences.client_address import ClientResolver, Resolved, parse_ip
 from sessionware.defences.csrf import CsrfPolicy
+from sessionware.events import Event
 from sessionware.facts import RequestFacts
 from sessionware.fingerprint import binding_event, fingerprint
 from sessionware.records import Record
 
 PROXY = "10.0.0.1"
 RESOLVER = ClientResolver(["10.0.0.0/8"])
+SECRET = "kR3v9xQe0YwT2bN7mLp4sHz8UcJf6DaG1iOq5VtWyEk"
 
 
 def _facts(**fields: object) -> RequestFacts:
@@ -233,3 +238,132 @@ def test_ipv4_hops_parse_as_ipv4() -> None:
     resolver = ClientResolver(["10.0.0.0/8"])
     resolved = resolver.resolve(PROXY, "http", "h", forwarded_for="203.0.113.217, 10.9.8.7")
     assert resolved.client == "203.0.113.217"
+
+
+def _wild_passes(allowed: str, origin: str) -> bool:
+    """Whether an unsafe request from ``origin`` to another site passes ``allowed``."""
+    config = SessionConfig(secret_keys=[SECRET], allowed_origins=[allowed])
+    policy = CsrfPolicy(config.allowed_origins)
+    return policy.check(_facts(host="app.example.net", origin=origin)) is None
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://a.example.com", "https://a.b.c.example.com", "https://x-1.example.com:443"],
+)
+def test_a_wildcard_origin_admits_subdomains_of_any_depth(origin: str) -> None:
+    """``https://*.example.com`` lets one label or several, over https, send unsafe requests."""
+    assert _wild_passes("https://*.example.com", origin)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://example.com",  # the apex is not a subdomain
+        "https://.example.com",
+        "http://ab.example.com",  # the scheme must match
+        "https://a.example.com:8443",  # and so must the port
+        "https://a_b.example.com",  # not a DNS label
+        "https://a..example.com",
+        "https://evil.com:1.example.com",
+        "https://a.example.com.evil.net",
+        "https://aexample.com",
+        "https://*.example.com",  # the pattern itself is not an origin
+    ],
+)
+def test_a_wildcard_origin_refuses_everything_else(origin: str) -> None:
+    """The apex, another scheme or port, or a label that is not a DNS label stays refused."""
+    assert not _wild_passes("https://*.example.com", origin)
+
+
+def test_a_wildcard_origin_with_a_port_needs_that_port() -> None:
+    """``https://*.example.com:8443`` admits that port only, at any subdomain depth."""
+    allowed = "https://*.example.com:8443"
+    assert _wild_passes(allowed, "https://a.example.com:8443")
+    assert _wild_passes(allowed, "https://a.b.example.com:8443")
+    assert not _wild_passes(allowed, "https://a.example.com")
+    assert not _wild_passes(allowed, "https://a.example.com:9443")
+    assert not _wild_passes(allowed, "https://example.com:8443")
+
+
+def test_exact_and_wildcard_origins_combine() -> None:
+    """A listed exact origin and a wildcard each admit their own origins, nothing more."""
+    config = SessionConfig(
+        secret_keys=[SECRET],
+        allowed_origins=["https://idp.example.org", "https://*.example.com"],
+    )
+    policy = CsrfPolicy(config.allowed_origins)
+    for origin, passes in [
+        ("https://idp.example.org", True),
+        ("https://a.idp.example.org", False),
+        ("https://a.example.com", True),
+        ("https://example.com", False),
+    ]:
+        assert (policy.check(_facts(host="app.example.net", origin=origin)) is None) is passes
+
+
+def _untrusted_report(peer: str | None) -> tuple[list[Event], list[logging.LogRecord]]:
+    """Three reports of forwarding headers from ``peer``: the events and warnings they gave."""
+    events: list[Event] = []
+    resolver = ClientResolver(["10.0.0.0/8"], on_event=events.append)
+    handler = _Records()
+    log = logging.getLogger("sessionware")
+    log.addHandler(handler)
+    try:
+        assert resolver.warned is False
+        for _ in range(3):
+            resolver.untrusted(peer)
+            assert resolver.warned is True
+    finally:
+        log.removeHandler(handler)
+    return events, [r for r in handler.records if r.name == "sessionware"]
+
+
+class _Records(logging.Handler):
+    """Keeps every record it sees (the app's own logging level notwithstanding)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_untrusted_forwarding_event_names_the_peer_and_the_setting() -> None:
+    """One ``untrusted_forwarding`` event per resolver, with the peer as client and in detail."""
+    events, _ = _untrusted_report("192.0.2.7")
+    assert len(events) == 1
+    assert (events[0].kind, events[0].client) == ("untrusted_forwarding", "192.0.2.7")
+    assert events[0].detail == {"peer": "192.0.2.7", "setting": "trusted_proxies"}
+
+
+def test_untrusted_forwarding_from_an_unknown_peer_says_so() -> None:
+    """With no peer address (a Unix socket) the event's client is None and its peer ``-``."""
+    events, _ = _untrusted_report(None)
+    assert [(e.kind, e.client, e.detail) for e in events] == [
+        ("untrusted_forwarding", None, {"peer": "-", "setting": "trusted_proxies"})
+    ]
+
+
+def test_untrusted_forwarding_warns_once_naming_the_peer_and_the_setting() -> None:
+    """One WARNING on ``sessionware`` per resolver, naming the peer and ``trusted_proxies``."""
+    logger = logging.getLogger("sessionware")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        _, records = _untrusted_report("192.0.2.7")
+    finally:
+        logger.setLevel(level)
+    assert [r.levelno for r in records] == [logging.WARNING]
+    message = records[0].getMessage()
+    assert "192.0.2.7" in message and "trusted_proxies" in message
+    assert "X-Forwarded-For" in message
+
+
+def test_ipv4_addresses_parse_without_the_cache() -> None:
+    """A dotted IPv4 address is parsed as IPv4 itself, not only found in the parse cache."""
+    parse_ip.cache_clear()  # earlier tests in this process may have filled it
+    assert parse_ip("192.0.2.33") == "192.0.2.33"
+    assert parse_ip("192.0.2.34:8080") == "192.0.2.34"
+    assert parse_ip("::ffff:192.0.2.35") == "192.0.2.35"

@@ -131,3 +131,13 @@ def test_wsgi_store_down_answers_503(make_service) -> None:
         "/r", json={"refresh_token": f"h.{'A' * 64}"}
     )
     assert response.status_code == 503 and response.json["error"] == "temporarily_unavailable"
+
+
+@pytest.mark.parametrize("origin", ["https://*", "https://a*.example.com", "https://*.com*"])
+@pytest.mark.parametrize("make", [refresh_endpoint, wsgi_refresh_endpoint])
+def test_refresh_endpoints_refuse_loose_wildcards_like_the_config(service, make, origin) -> None:
+    """``https://*`` would admit every https site: a ConfigError, as in SessionConfig."""
+    from sessionware.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="wildcard"):
+        make(service, allowed_origins=[origin])
