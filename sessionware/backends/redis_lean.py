@@ -23,8 +23,9 @@ import dataclasses
 from collections.abc import Sequence
 
 from ..records import Op, Patch
+from .redis_cap import OVER_CAP
 from .redis_layout import Layout, patch_args
-from .redis_scripts import OVER_CAP, LuaScript
+from .redis_scripts import LuaScript
 
 __all__ = ["PATCH_DATA", "lean_patch"]
 

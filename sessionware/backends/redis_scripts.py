@@ -44,6 +44,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+from .redis_cap import OVER_CAP
+
 __all__ = [
     "BY_USER",
     "COMMIT",
@@ -71,33 +73,6 @@ class LuaScript:
         digest = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
         object.__setattr__(self, "sha", digest)
 
-
-#: Shared by ``COMMIT`` and the lean ``PATCH_DATA`` (.redis_lean): true when
-#: the sets at ARGV[s..] (nset entries) and deletes at ARGV[d..] (ndel) would
-#: leave the hash's data fields (``d:`` names) above ``cap`` bytes, measured as
-#: the core measures them (name + value bytes + 4 per field; the stored name
-#: carries the 2-byte prefix, so +2 here).
-OVER_CAP = r"""
-local function over_cap(key, cap, s, nset, d, ndel)
-  local done, total = {}, 0
-  for j = d, d + ndel - 1 do done[ARGV[j]] = true end
-  for j = s, s + nset - 1, 2 do
-    local name = ARGV[j]
-    if string.sub(name, 1, 2) == 'd:' then
-      if not done[name] then total = total + #name + 2 + #ARGV[j + 1] end
-      done[name] = true
-    end
-  end
-  local f = redis.call('HGETALL', key)
-  for j = 1, #f, 2 do
-    local name = f[j]
-    if string.sub(name, 1, 2) == 'd:' and not done[name] then
-      total = total + #name + 2 + #f[j + 1]
-    end
-  end
-  return total > cap
-end
-"""
 
 _FUNCS = OVER_CAP + r"""
 local now = tonumber(ARGV[1])
