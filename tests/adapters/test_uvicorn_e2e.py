@@ -6,13 +6,10 @@ dev mode, CK-09): clients withhold Secure cookies over http.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -22,6 +19,7 @@ from sessionware import SessionMiddleware
 from sessionware.backends import MemoryBackend
 
 from ..conftest import SECRET
+from .uvicorn_support import serving
 
 
 async def login(request: Request) -> Response:
@@ -66,23 +64,8 @@ def server(backend_e2e: MemoryBackend) -> Iterator[str]:
         secure=False,
         backend=backend_e2e,
     )
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="none"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 def test_login_count_logout_and_replay_over_real_http(
