@@ -433,6 +433,15 @@ CONTENDERS: tuple[Contender, ...] = (
         store="redis",
     ),
     Contender(
+        "sessionware-redis-lazy",
+        "asgi",
+        SW,
+        _sessionware_asgi(redis_backend, "lazy"),
+        ("sessionware.backends.redis", "redis"),
+        ("redis",),
+        store="redis",
+    ),
+    Contender(
         "sessionware-redis-cached",
         "asgi",
         SW,

@@ -1,22 +1,30 @@
-"""Issue #16's memory and WSGI rows in one run: ``python -m benchmarks.floor``.
+"""Every row of issue #16's table in one run: ``python -m benchmarks.floor``.
 
-Reproduces the table of "Performance at the floor" for the memory backend
-and the WSGI stacks, with every figure of a ratio measured in the same run:
+Reproduces "Performance at the floor" with every figure of a ratio measured
+in the same run:
 
 * in-process µs per request (medians of interleaved samples, the harness of
-  :mod:`benchmarks.inprocess`): sessionware (eager and ``load="lazy"``),
-  starsessions, Starlette's cookie session and the bare Starlette app; on
-  WSGI sessionware's middleware and Flask integration, Flask's cookie session,
-  Flask-Session on Redis (and sessionware on Redis beside it) and bare Flask;
+  :mod:`benchmarks.inprocess`).  ASGI: the bare Starlette app, Starlette's
+  cookie session, starsessions (memory and Redis), the bare ``redis.asyncio``
+  floor (one GET, one SET) and sessionware on memory and Redis, each eager
+  and ``load="lazy"``, and on Redis with ``client_cache``.  WSGI: bare Flask,
+  Flask's cookie session, Flask-Session on Redis, the bare blocking-``redis``
+  floor, sessionware's middleware (memory, Redis) and its Flask integration;
+* round trips per request where they happen (Redis, and PostgreSQL counted
+  from libpq's trace), split into the load and the commit;
+* the Redis client's own cost: ``aload`` against a bare GET of the same
+  bytes on one client, the cached read, and the invalidation delivery delay
+  (:mod:`benchmarks.stores`);
 * requests/s over HTTP (uvicorn, loaded by ``wrk``) for ``/read`` and for a
   request that carries the cookie and never touches the session (``/none``);
 * RSS per small live session in the memory backend from 100 k to 1 M sessions
   (:mod:`benchmarks.scale`, in a child process).
 
-It prints the table and the issue's targets (met / not met; never asserted)
-and writes ``floor.json``, ``floor.txt`` and ``floor.png`` to ``--out``
-(default ``benchmarks/results/``).  ``--quick`` runs shorter samples and
-stops the scale test at 300 k (a smoke run, not for the issue's note).
+It prints the table and every target of the issue (met / not met, from
+:mod:`benchmarks.floor_targets`; never asserted) and writes ``floor.json``,
+``floor.txt`` and ``floor.png`` to ``--out`` (default
+``benchmarks/results/``).  ``--quick`` runs shorter samples and stops the
+scale test at 300 k (a smoke run, not for the issue's note).
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import inprocess, overhttp, report, scale
+from . import inprocess, overhttp, report, roundtrips, scale, stores
 from .contenders import FLOORS, Env, by_name, unavailable
+from .floor_targets import evaluate
 from .runner import _summarise, machine, quiet_logs
 
 ASGI = (
@@ -38,110 +47,35 @@ ASGI = (
     "starsessions-memory",
     "sessionware-memory",
     "sessionware-memory-lazy",
+    "starsessions-redis",
+    "redis-bare",
+    "sessionware-redis",
+    "sessionware-redis-lazy",
+    "sessionware-redis-cached",
 )
 WSGI = (
     "flask",
     "flask-cookie",
     "flask-session-redis",
+    "flask-redis-bare",
     "sessionware-wsgi-memory",
     "sessionware-flask-memory",
     "sessionware-wsgi-redis",
 )
 CASES = ("read", "write", "none", "none-anon")
 HTTP_CASES = ("read", "none")
+#: Round trips are counted on these (the Redis ones are timed too; PostgreSQL only counted).
+ROUND_TRIPS = ("sessionware-redis", "sessionware-redis-lazy", "sessionware-wsgi-redis")
+COUNTED_ONLY = ("sessionware-postgres",)
+#: Over HTTP: the memory stacks (the issue's HTTP rows).
+HTTP_NAMES = (
+    "starlette",
+    "starlette-session",
+    "starsessions-memory",
+    "sessionware-memory",
+    "sessionware-memory-lazy",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _overhead(results: dict[str, Any], protocol: str, name: str, case: str) -> float | None:
-    cell = results["inprocess"].get(protocol, {}).get(name, {}).get(case)
-    return None if cell is None else float(cell["overhead_us"])
-
-
-def _median(results: dict[str, Any], protocol: str, name: str, case: str) -> float | None:
-    cell = results["inprocess"].get(protocol, {}).get(name, {}).get(case)
-    return None if cell is None else float(cell["median_us"])
-
-
-def _rps_ratio(results: dict[str, Any], name: str, case: str) -> float | None:
-    value = results.get("http", {}).get(name, {}).get(case, {}).get("rps_ratio")
-    return None if value is None else float(value)
-
-
-def _verdict(text: str, value: float | None, limit: float, at_most: bool) -> dict[str, Any]:
-    met = None if value is None else (value <= limit if at_most else value >= limit)
-    return {"target": text, "value": value, "limit": limit, "met": met}
-
-
-def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's memory, WSGI and lazy-loading targets, judged on this run."""
-
-    def ratio(protocol: str, ours: str, peer: str, case: str) -> float | None:
-        mine, theirs = (_overhead(results, protocol, n, case) for n in (ours, peer))
-        return None if mine is None or not theirs else mine / theirs
-
-    bare = _median(results, "asgi", "starlette", "none-anon")
-    anon = _median(results, "asgi", "sessionware-memory", "none-anon")
-    steps = results.get("scale") or {}
-    last = steps[max(steps, key=int)] if steps else {}
-    per_session = last.get("rss_per_session")
-    out = [
-        _verdict(
-            "ASGI memory read overhead <= 0.4 x Starlette cookie session's",
-            ratio("asgi", "sessionware-memory", "starlette-session", "read"),
-            0.4,
-            True,
-        ),
-        _verdict(
-            "ASGI memory write overhead <= 0.6 x Starlette cookie session's",
-            ratio("asgi", "sessionware-memory", "starlette-session", "write"),
-            0.6,
-            True,
-        ),
-        _verdict(
-            "ASGI request without cookie <= 1.15 x the bare app's time",
-            None if bare is None or anon is None else anon / bare,
-            1.15,
-            True,
-        ),
-        _verdict(
-            "WSGI memory read overhead <= 0.4 x Flask cookie session's",
-            ratio("wsgi", "sessionware-wsgi-memory", "flask-cookie", "read"),
-            0.4,
-            True,
-        ),
-        _verdict(
-            "WSGI untouched request with cookie (Redis) <= 0.1 x Flask-Session-redis's overhead",
-            ratio("wsgi", "sessionware-wsgi-redis", "flask-session-redis", "none"),
-            0.1,
-            True,
-        ),
-        _verdict(
-            "HTTP /read >= 0.7 x bare app's requests/s (sessionware-memory)",
-            _rps_ratio(results, "sessionware-memory", "read"),
-            0.7,
-            False,
-        ),
-        _verdict(
-            "HTTP untouched with cookie >= 0.8 x bare (sessionware-memory, eager)",
-            _rps_ratio(results, "sessionware-memory", "none"),
-            0.8,
-            False,
-        ),
-        _verdict(
-            "HTTP untouched with cookie >= 0.8 x bare (sessionware-memory-lazy)",
-            _rps_ratio(results, "sessionware-memory-lazy", "none"),
-            0.8,
-            False,
-        ),
-        _verdict(
-            f"memory backend RSS per small session ({last.get('from', 0):,} -> "
-            f"{last.get('sessions', 0):,}) <= 700 B",
-            None if per_session is None else float(per_session),
-            700,
-            True,
-        ),
-    ]
-    return out
 
 
 def text(results: dict[str, Any]) -> str:
@@ -156,11 +90,24 @@ def text(results: dict[str, Any]) -> str:
         report.inprocess_text(results).rstrip(),
         "",
     ]
+    if results.get("roundtrips"):
+        lines += [report.roundtrips_text(results).rstrip(), ""]
+    if results.get("stores"):
+        data = results["stores"]
+        lines += [
+            "Redis client cost, one redis.asyncio client (process CPU µs per call)",
+            f"  aload {data['aload_cpu_us']:.1f} vs bare GET of the same bytes"
+            f" {data['bare_GET_cpu_us']:.1f} = {data['read_client_cost_us']:+.1f} us;"
+            f" cached aload {data['aload_cached_cpu_us']:.1f}",
+            f"  invalidation delivered {data['invalidation_after_reply_us']:.0f} us after"
+            f" the change's reply (p90 {data['invalidation_after_reply_p90_us']:.0f} us)",
+            "",
+        ]
     if results.get("http"):
         lines += [report.http_text(results).rstrip(), ""]
     if results.get("scale"):
         lines += [report.scale_text(results).rstrip(), ""]
-    lines.append("Targets (issue #16, memory / WSGI / lazy loading)")
+    lines.append("Targets (issue #16)")
     for target in results["targets"]:
         state = {True: "MET    ", False: "NOT MET", None: "n/a    "}[target["met"]]
         value = target["value"]
@@ -180,7 +127,8 @@ def run(
     results["skipped"] = {}
     repeats, block_s = (5, 0.02) if quick else (9, 0.05)
     loop = asyncio.new_event_loop()
-    stores = set()
+    stores_used: set[str] = set()
+    trips: dict[str, Any] = {}
     try:
         with quiet_logs():
             results["inprocess"] = {}
@@ -192,26 +140,35 @@ def run(
                     if reason:
                         results["skipped"][name] = reason
                         continue
-                    stores.add(contender.store)
+                    stores_used.add(contender.store)
                     prepared.append(inprocess.prepare(contender, env, loop))
                 try:
                     cells = inprocess.measure(prepared, CASES, repeats=repeats, block_s=block_s)
+                    counted = [p for p in prepared if p.contender.name in ROUND_TRIPS]
+                    trips.update(roundtrips.measure(counted, CASES))
                 finally:
                     for p in prepared:
                         inprocess.release(p, loop)
                 results["inprocess"][protocol] = _summarise(cells, FLOORS[protocol])
+            trips.update(_count_only(env, loop, results, stores_used))
+            results["roundtrips"] = trips
+            data, reason = stores.measure(quick)
+            if data is not None:
+                results["stores"] = data
+            elif reason:
+                results["skipped"]["stores"] = reason
             if http:
                 results["http"] = _http(env, quick, results)
     finally:
         loop.close()
         from .contenders import purge
 
-        purge(env, stores)
+        purge(env, stores_used)
     if sizes is None:
         sizes = [100_000, 300_000] if quick else [100_000, 1_000_000]
     results["scale"] = scale.run(sizes, repeats=3, block_s=0.02, timeout=1200)
     results["meta"]["load_end"] = round(os.getloadavg()[0], 2)
-    results["targets"] = targets(results)
+    results["targets"] = evaluate(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     body = text(results)
     sys.stdout.write(body)
@@ -221,10 +178,30 @@ def run(
     return results
 
 
+def _count_only(
+    env: Env, loop: asyncio.AbstractEventLoop, results: dict[str, Any], used: set[str]
+) -> dict[str, Any]:
+    """Round trips of contenders that are counted but not timed (PostgreSQL)."""
+    out: dict[str, Any] = {}
+    for name in COUNTED_ONLY:
+        contender = by_name(name)
+        reason = unavailable(contender, env)
+        if reason:
+            results["skipped"][name] = reason
+            continue
+        used.add(contender.store)
+        prepared = inprocess.prepare(contender, env, loop)
+        try:
+            out.update(roundtrips.measure([prepared], ("read", "write")))
+        finally:
+            inprocess.release(prepared, loop)
+    return out
+
+
 def _http(env: Env, quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     servers = []
     try:
-        for name in ASGI:
+        for name in HTTP_NAMES:
             contender = by_name(name)
             if unavailable(contender, env) is None:
                 servers.append(overhttp.start(contender, env))
