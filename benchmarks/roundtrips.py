@@ -245,7 +245,10 @@ def measure(
         row: dict[str, dict[str, float]] = {}
         for case in p.cases(cases):
             with counter(backend) as counts:
-                p.block(case, 3)  # connect pools, start traces: outside the count
+                # Connect pools and start traces outside the count, past psycopg's
+                # prepare_threshold (5): its one-time server-side PREPARE costs one
+                # extra round trip per pooled connection, not one per request.
+                p.block(case, 8)
                 trips, commands = counts.snapshot()
                 counts.phases.clear()
                 with phases(backend, counts) if backend is not None else nullcontext():
