@@ -38,6 +38,7 @@ so a failover costs one error at most.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -151,6 +152,8 @@ class RedisBackend:
         self._own_aclient = aclient is None
         # Our own async clients: one per running event loop (see .redis_loops).
         self._loops = LoopClients(self._target.async_client)
+        # Async clients already made ready for concurrent use (see _aready).
+        self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
         # Reads whose touch cannot be due go out as a plain HGETALL (.redis_touch).
         self._memo = TouchMemo()
         self._cache = self._tracker(client_cache, cluster or bool(self._target.nodes))
@@ -358,6 +361,22 @@ class RedisBackend:
         if self._own_aclient:
             await self._loops.aclose()
 
+    async def _aready(self, client: Any) -> None:
+        """Initialise a cluster client once, before its first commands run.
+
+        redis-py's async cluster client fetches its slot map lazily, inside
+        each command.  When a new client's very first commands run
+        concurrently (a burst of requests right after start, or the first
+        requests on a new event loop), about half of such bursts of twelve
+        lost some commands to "Connection closed by server".  Awaiting
+        ``initialize()`` first (it takes the client's own lock, so concurrent
+        callers wait for one another) starts every command on a client whose
+        slot map is in place.  A single-node client needs nothing.
+        """
+        if is_cluster(client):
+            await client.initialize()
+        self._ready.add(client)
+
     async def _adrive(self, plan: plans.Plan[T]) -> T:
         try:
             batch = next(plan)
@@ -370,6 +389,8 @@ class RedisBackend:
 
     async def _arun(self, batch: list[plans.Command]) -> list[Any]:
         client = self._async_client()
+        if client not in self._ready:
+            await self._aready(client)
         if len(batch) == 1:
             cmd = batch[0]
             try:
