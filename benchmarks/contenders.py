@@ -529,6 +529,15 @@ CONTENDERS: tuple[Contender, ...] = (
         store="redis",
     ),
     Contender(
+        "sessionware-wsgi-redis-cached",
+        "wsgi",
+        SW,
+        _sessionware_wsgi(redis_cached_backend),
+        ("flask", "sessionware.backends.redis", "redis"),
+        ("redis",),
+        store="redis",
+    ),
+    Contender(
         "sessionware-flask-memory",
         "wsgi",
         SW,

@@ -61,6 +61,7 @@ WSGI = (
     "sessionware-wsgi-memory",
     "sessionware-flask-memory",
     "sessionware-wsgi-redis",
+    "sessionware-wsgi-redis-cached",
 )
 CASES = ("read", "write", "none", "none-anon")
 HTTP_CASES = ("read", "none")

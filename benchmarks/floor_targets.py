@@ -128,13 +128,17 @@ def redis_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                     limit,
                 )
             )
-    out.append(
-        verdict(
-            "ASGI Redis read with client_cache overhead <= 0.5 x starsessions-redis's",
-            _ratio(r, "asgi", "sessionware-redis-cached", "starsessions-redis", "read"),
-            0.5,
+    for protocol, ours, peer in (
+        ("asgi", "sessionware-redis-cached", "starsessions-redis"),
+        ("wsgi", "sessionware-wsgi-redis-cached", "flask-session-redis"),
+    ):
+        out.append(
+            verdict(
+                f"{protocol.upper()} Redis read with client_cache overhead <= 0.5 x {peer}'s",
+                _ratio(r, protocol, ours, peer, "read"),
+                0.5,
+            )
         )
-    )
     out.append(
         verdict(
             "Redis read: aload's client CPU - a bare GET's of the same bytes <= 25 us",
