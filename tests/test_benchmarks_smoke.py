@@ -81,3 +81,37 @@ def test_only_filter_keeps_the_floor_of_each_protocol() -> None:
     sections, chosen = select(quick=True, only="inprocess,flask-cookie")
     assert sections == ["inprocess"]
     assert [c.name for c in chosen] == ["flask", "flask-cookie"]
+
+
+def test_floor_targets_judge_overhead_ratios_and_round_trips() -> None:
+    """#16's verdicts come from the run's own figures; what was not measured stays None."""
+    from benchmarks import floor_targets
+
+    def cell(median: float, overhead: float) -> dict[str, float]:
+        return {"median_us": median, "overhead_us": overhead}
+
+    results = {
+        "inprocess": {
+            "asgi": {
+                "starlette": {"none-anon": cell(10.0, 0.0)},
+                "starlette-session": {"read": cell(26.0, 16.0), "write": cell(35.0, 25.0)},
+                "sessionware-memory": {
+                    "read": cell(16.0, 6.0),  # 6 / 16 = 0.375: met
+                    "write": cell(25.0, 16.0),  # 16 / 25 = 0.64: not met
+                    "none-anon": cell(12.0, 2.0),  # 12 / 10 = 1.2: not met
+                },
+            }
+        },
+        "roundtrips": {"sessionware-redis": {"read": {"round_trips": 1.0}}},
+    }
+    verdicts = {v["target"]: v for v in floor_targets.evaluate(results)}
+    read = verdicts["ASGI memory read overhead <= 0.4 x Starlette cookie session's"]
+    assert read["value"] == pytest.approx(0.375) and read["met"] is True
+    write = verdicts["ASGI memory write overhead <= 0.6 x Starlette cookie session's"]
+    assert write["value"] == pytest.approx(0.64) and write["met"] is False
+    anon = verdicts["ASGI request without cookie <= 1.15 x the bare app's time"]
+    assert anon["value"] == pytest.approx(1.2) and anon["met"] is False
+    assert verdicts["Redis read = 1 round trip"]["met"] is True
+    assert verdicts["WSGI memory read overhead <= 0.4 x Flask cookie session's"]["met"] is None
+    http = verdicts["HTTP /read >= 0.7 x bare app's requests/s (sessionware-memory)"]
+    assert http["met"] is None
