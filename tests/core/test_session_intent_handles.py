@@ -40,7 +40,12 @@ def test_handle_after_login_is_the_new_sessions(browser: Browser) -> None:
     before = browser.request(lambda s: s.get("cart")).session
     assert before is not None and before.handle is not None
     seen: list[str | None] = []
-    response = browser.request(lambda s: (s.login("alice"), seen.append(s.handle)))
+
+    def app(session: Session) -> None:
+        session.login("alice")
+        seen.append(session.handle)
+
+    response = browser.request(app)
     created = [op.record for op in response.ops if isinstance(op, Create)]
     assert len(created) == 1
     assert seen == [created[0].handle] and seen[0] != before.handle
