@@ -7,12 +7,21 @@ works for the smallest grace a deployment can set.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from sessionware.errors import TokenReused
+from sessionware.events import Event
+from sessionware.testing import FakeClock
+from sessionware.tokens import TokenService
+
+Make = Callable[..., TokenService]
 
 
-def test_grace_is_measured_from_the_rotation_not_from_login(make_service, clock, events) -> None:
+def test_grace_is_measured_from_the_rotation_not_from_login(
+    make_service: Make, clock: FakeClock, events: list[Event]
+) -> None:
     """A token rotated out long after login still gets its full window."""
     service = make_service(reuse_grace=30)
     first = service.issue("alice")
@@ -24,7 +33,7 @@ def test_grace_is_measured_from_the_rotation_not_from_login(make_service, clock,
     assert events[-1].kind == "refreshed" and events[-1].detail["grace"] is True
 
 
-def test_grace_includes_its_last_second(make_service, clock) -> None:
+def test_grace_includes_its_last_second(make_service: Make, clock: FakeClock) -> None:
     """Exactly reuse_grace seconds after the rotation the previous token still re-rotates."""
     clock.now = 1_900_000_000.0  # a whole number, so the difference is exactly 30
     service = make_service(reuse_grace=30)
@@ -37,7 +46,7 @@ def test_grace_includes_its_last_second(make_service, clock) -> None:
         service.refresh(first.refresh_token)
 
 
-def test_a_one_second_grace_is_honoured(make_service, clock) -> None:
+def test_a_one_second_grace_is_honoured(make_service: Make, clock: FakeClock) -> None:
     """reuse_grace=1, the smallest useful setting, lets a retry half a second later through."""
     service = make_service(reuse_grace=1)
     first = service.issue("alice")

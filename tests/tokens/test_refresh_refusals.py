@@ -13,7 +13,10 @@ import secrets
 import pytest
 
 from sessionware.errors import InvalidToken
+from sessionware.events import Event
 from sessionware.records import Create, Record
+from sessionware.testing import FakeClock
+from sessionware.tokens import TokenService
 from sessionware.tokens.refresh import MAX_LENGTH, parse
 
 
@@ -22,10 +25,12 @@ def _body() -> str:
 
 
 @pytest.mark.parametrize("value", [None, 12345, b"abc.def", ["a.b"]])
-def test_a_non_string_refresh_token_is_malformed_not_a_crash(service, events, value) -> None:
+def test_a_non_string_refresh_token_is_malformed_not_a_crash(
+    service: TokenService, events: list[Event], value: object
+) -> None:
     """A caller passing a non-string (a framework's None, raw bytes) gets InvalidToken."""
     with pytest.raises(InvalidToken) as caught:
-        service.refresh(value)
+        service.refresh(value)  # type: ignore[arg-type]
     assert caught.value.reason == "malformed refresh token"
     assert events[-1].kind == "token_invalid"
     assert events[-1].detail["reason"] == "malformed refresh token"
@@ -51,7 +56,9 @@ def test_a_token_of_exactly_the_longest_shape_is_parsed() -> None:
     assert parse(text + "A") is None
 
 
-def test_forged_token_for_a_real_handle_gets_the_exact_unknown_reason(service, events) -> None:
+def test_forged_token_for_a_real_handle_gets_the_exact_unknown_reason(
+    service: TokenService, events: list[Event]
+) -> None:
     """A wrong-family token is "unknown refresh token", in the error and in the event."""
     pair = service.issue("alice")
     with pytest.raises(InvalidToken) as caught:
@@ -65,7 +72,7 @@ def test_forged_token_for_a_real_handle_gets_the_exact_unknown_reason(service, e
 
 
 def test_token_aimed_at_a_cookie_session_gets_the_exact_unknown_reason(
-    service, clock, events
+    service: TokenService, clock: FakeClock, events: list[Event]
 ) -> None:
     """A cookie session's handle with a refresh body is "unknown refresh token" too."""
     handle = f"cookie{secrets.token_hex(8)}"
