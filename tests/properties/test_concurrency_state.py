@@ -95,13 +95,13 @@ def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
         step()
 
 
-def _run(make_backend: Callable[[], Backend], kind: str, **flags: bool) -> None:
+def _run(make_backend: Callable[[], Backend], kind: str, scale: int = 1, **flags: bool) -> None:
     machine = type(
         "Machine", (ConcurrencyMachine,), {"make_backend": staticmethod(make_backend), **flags}
     )
-    # A flagged run hunts one bug found before, so memory runs it longer; the
-    # services keep their count, which is what keeps CI time moderate.
-    examples = EXAMPLES[kind] * (5 if flags else 1) if kind in EXAMPLES else SERVICE_EXAMPLES
+    # ``scale``: memory runs a hunt for a rare interleaving longer; the services
+    # keep their count, which is what keeps CI time moderate.
+    examples = EXAMPLES[kind] * scale if kind in EXAMPLES else SERVICE_EXAMPLES
     run_state_machine_as_test(
         machine,
         settings=settings(
@@ -127,7 +127,7 @@ def test_interleaved_requests_keep_every_promise(
 @pytest.mark.slow
 def test_concurrent_cap_sized_writes_stay_under_the_cap() -> None:
     """Two in-flight requests writing cap-sized values to distinct keys never store past the cap."""
-    _run(MemoryBackend, "memory", concurrent_big=True)
+    _run(MemoryBackend, "memory", 5, concurrent_big=True)
 
 
 @pytest.mark.slow
