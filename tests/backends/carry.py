@@ -113,3 +113,17 @@ class CarryConformance:
             assert face.load(op.record.key, now) is None
             assert face.load(old.key, now) is None
         assert face.by_user("lee", now) == []
+
+    def test_a_racing_patch_is_carried_or_refused(self, face: Any, now: float) -> None:
+        """Rotation and patch truly in parallel: an applied patch is in the successor."""
+        for round_ in range(8):
+            old = make_record(now, user="mia", data={"a": "1"})
+            face.apply([Create(old)], now)
+            op = _rotation(old, now, {"a": "1", "r": "1"}, carry=True, set={"r": "1"})
+            write = Patch(old.key, set={f"w{round_}": "2"}, meta={"last_active": now})
+            rotated, patched = face.apply_parallel([[op], [write]], now)
+            assert rotated.ok
+            got = face.load(op.record.key, now)
+            assert got is not None
+            expected = {"a": "1", "r": "1"} | ({f"w{round_}": "2"} if patched.ok else {})
+            assert got.data == expected, f"round {round_}: patch ok={patched.ok}"
