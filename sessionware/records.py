@@ -154,13 +154,9 @@ class Create:
     step, and only if ``replaces`` is still live; otherwise nothing happens
     and the result is not ok.  So a session revoked while a request was in
     flight is not resurrected under a new ID, and there is no instant where
-    both or neither ID loads the session (CC-03).
-
-    With ``carry`` (a rotation keeping the session's data) the new data is
-    built by the store from what is stored at ``replaces`` at that moment, so
-    a concurrent request's committed write to another key is not lost to a
-    copy this request loaded earlier: the same per-key promise a
-    :class:`Patch` keeps (CC-01, issue #18).
+    both or neither ID loads the session (CC-03).  With ``carry`` it also
+    keeps a :class:`Patch`'s per-key promise (CC-01): a write another request
+    committed to the old record after this one loaded it is not lost (#18).
     """
 
     record: Record
@@ -189,11 +185,7 @@ class Create:
     max_bytes: int | None = None
 
     def carried(self, stored: Mapping[str, str]) -> dict[str, str]:
-        """The new record's data given the replaced record's ``stored`` data.
-
-        One definition for every backend that can read the stored data in
-        the rotation's own unit of work (memory, SQL, the Redis scripts).
-        """
+        """The new record's data, given the replaced record's as stored (one rule, every store)."""
         data = dict(stored)
         data.update(self.set)
         for name in self.delete:
