@@ -26,7 +26,9 @@ Invariants (each is tested; the IDs refer to the checklist in the standards):
 6. ``logout``/``clear()`` delete the record and expire the cookie (CK-05).
 7. A response with status >= 500 (or an app exception) commits nothing.
 8. Commits are patches: set keys, deleted keys, metadata; never the whole
-   session over a concurrent writer's keys (CC-01).
+   session over a concurrent writer's keys (CC-01).  A rotation (regenerate,
+   renewal) is one too: the store carries the replaced record's data over as
+   it stands and applies this request's changes to it (#18).
 9. A signed-in session that ends leaves a tombstone in the same backend call
    (on stores that keep them); a dead cookie then reads ``end_reason`` and an
    ``ended`` event, never ``unknown_id``, and the guard does not count it

@@ -244,12 +244,19 @@ class Planner:
             extra={**rec.extra, "rotated_at": now},
         )
         tomb = bury(self.config, rec, "rotated", now, successor=record.key, renewal=not explicit)
+        # The store rebuilds the data from what is stored at rec.key when the
+        # rotation applies, so a parallel request's write to another key
+        # survives (#18); ``data`` above is for stores that predate ``carry``.
         plan.ops.append(
             Create(
                 record,
                 replaces=rec.key,
                 tombstone=tomb,
                 keep_for=keep_for(self.config, rec.user_id),
+                carry=True,
+                set=changed,
+                delete=deleted,
+                max_bytes=self.config.max_data_bytes if changed else None,
             )
         )
         plan.cookie = self._cookie_for(record, session_id, now)

@@ -29,6 +29,7 @@ __all__ = [
     "Record",
     "Tombstone",
     "Touch",
+    "cap_key",
     "companion",
     "data_size",
     "decode",
@@ -153,7 +154,9 @@ class Create:
     step, and only if ``replaces`` is still live; otherwise nothing happens
     and the result is not ok.  So a session revoked while a request was in
     flight is not resurrected under a new ID, and there is no instant where
-    both or neither ID loads the session (CC-03).
+    both or neither ID loads the session (CC-03).  With ``carry`` it also
+    keeps a :class:`Patch`'s per-key promise (CC-01): a write another request
+    committed to the old record after this one loaded it is not lost (#18).
     """
 
     record: Record
@@ -166,6 +169,28 @@ class Create:
     #: itself for this record: its expiry companion and, when evicted by
     #: ``max_per_user``, the eviction's.  None: this record gets none.
     keep_for: float | None = None
+    #: A rotation that carries the replaced record's data over (#18): the
+    #: new record's data becomes the data stored at ``replaces`` *when the
+    #: rotation applies* (concurrent writers' keys included), plus ``set``,
+    #: minus ``delete`` (this request's own changes since its load); the
+    #: engine still fills ``record.data`` with the request's own view, which
+    #: is what a backend written before this field stores.  False (the
+    #: default, and what 0.1 sent): the request replaced the data wholesale
+    #: (or had none to keep) and ``record.data`` is the new data.
+    carry: bool = False
+    set: Mapping[str, str] = field(default_factory=dict)
+    delete: tuple[str, ...] = ()
+    #: The data cap of a carrying rotation, as :attr:`Patch.max_bytes`: measured
+    #: on the carried result, which is refused whole (``too_large``) above it.
+    max_bytes: int | None = None
+
+    def carried(self, stored: Mapping[str, str]) -> dict[str, str]:
+        """The new record's data, given the replaced record's as stored (one rule, every store)."""
+        data = dict(stored)
+        data.update(self.set)
+        for name in self.delete:
+            data.pop(name, None)
+        return data
 
 
 @dataclass(slots=True)
@@ -216,6 +241,21 @@ class Delete:
 
 
 Op: TypeAlias = Create | Patch | Delete
+
+
+def cap_key(op: Op) -> str | None:
+    """The key whose stored data ``op``'s data cap is measured on, or None: no check.
+
+    A :class:`Patch` with ``max_bytes`` and keys to set is measured on its own
+    record; a carrying :class:`Create` on the record it replaces (the data it
+    carries over).  Writing no key cannot grow a session, so neither is checked.
+    """
+    if isinstance(op, Delete) or op.max_bytes is None or not op.set:
+        return None
+    if isinstance(op, Patch):
+        return op.key
+    return op.replaces if op.carry else None
+
 
 #: Why a session ended, as :attr:`Tombstone.reason`.  ``"expiry"`` is the
 #: companion written with a signed-in record: it turns into ``"idle"`` or
@@ -386,8 +426,8 @@ class ApplyResult:
     ``ok`` is False when any :class:`Patch` found its record missing or its
     ``expect`` condition false, or a :class:`Create` found its key taken.
     ``evicted`` lists handles removed by ``max_per_user``.  ``too_large``:
-    a :class:`Patch` would have pushed its stored session past its
-    ``max_bytes``, so nothing at all was applied.
+    a :class:`Patch` (or a carrying :class:`Create`) would have pushed its
+    stored session past its ``max_bytes``, so nothing at all was applied.
     """
 
     ok: bool = True

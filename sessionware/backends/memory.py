@@ -11,8 +11,11 @@ signed-in sessions remain, the new session is refused with
 ``Retry-After``, as an outage does), so a flood of anonymous visitors can
 cost nobody their login.
 
-The data cap (``Patch.max_bytes``) is checked under the lock against the
-record as stored, before any op of the commit is applied.
+The data cap (``Patch.max_bytes``, and a carrying rotation's
+``Create.max_bytes``) is checked under the lock against the record as
+stored, before any op of the commit is applied.  A carrying rotation
+(``Create.carry``) builds its data under the same lock from the replaced
+record as stored, so a write committed after this request's load survives.
 
 Tombstones (why a signed-in session ended) live in their own ordered dict,
 never in the records: at most ``max_tombstones``, the oldest dropped first,
@@ -52,6 +55,7 @@ from ..records import (
     Record,
     Tombstone,
     Touch,
+    cap_key,
     companion,
     data_size,
     ended,
@@ -137,7 +141,7 @@ class MemoryBackend:
         evicted: list[str] = []
         with self._lock:
             self._sweep(now, SWEEP_BATCH)
-            if any(isinstance(op, Patch) and self._too_large(op, now) for op in ops):
+            if any(self._too_large(op, now) for op in ops):
                 return ApplyResult(False, (), True)  # nothing applied
             for op in ops:
                 if isinstance(op, Patch):
@@ -226,10 +230,14 @@ class MemoryBackend:
             old = self._records.get(op.replaces)
             if old is None or old.expires_at <= now:
                 return False
-        elif len(self._records) >= self.max_entries:
-            self._sweep(now, None)
-            self._make_room()
-        record = record.copy()
+            record = record.copy()
+            if op.carry:  # the replaced record's data as stored now, with this request's changes
+                record.data = op.carried((old.record() if isinstance(old, Row) else old).data)
+        else:
+            if len(self._records) >= self.max_entries:
+                self._sweep(now, None)
+                self._make_room()
+            record = record.copy()
         # Successor, then the old ID's tombstone, then the old record: readers take
         # no lock, and one arriving mid-rotation must find either the old record
         # or the tombstone and its successor, never neither (FX-07).
@@ -279,13 +287,19 @@ class MemoryBackend:
             if victim is not None and victim.user_id is None and victim.expires_at == deadline:
                 self._remove(key)  # a stale entry means a later deadline is queued
 
-    def _too_large(self, op: Patch, now: float) -> bool:
-        """True when ``op`` would push its stored record's data past ``op.max_bytes``."""
-        if op.max_bytes is None or not op.set:
+    def _too_large(self, op: Op, now: float) -> bool:
+        """True when ``op`` would push the data it writes past ``op.max_bytes``.
+
+        A patch is measured on its own record; a carrying rotation on the
+        record it replaces, whose data it carries over (:func:`cap_key`).
+        """
+        key = cap_key(op)
+        if key is None:
             return False
-        current = self._records.get(op.key)
+        assert not isinstance(op, Delete) and op.max_bytes is not None
+        current = self._records.get(key)
         if current is None or current.expires_at <= now:
-            return False  # the patch fails as missing anyway
+            return False  # the op fails as missing anyway
         data = dict((current.record() if isinstance(current, Row) else current).data)
         data.update(op.set)
         for name in op.delete:

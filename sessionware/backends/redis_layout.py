@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..records import Create, Op, Patch, Record, Tombstone, companion
+from .redis_carry import carry_args
 
 __all__ = [
     "Layout",
@@ -112,8 +113,9 @@ def _meta_value(name: str, value: Any) -> str:
     return repr(float(value))
 
 
-def record_fields(record: Record) -> list[str]:
-    """The hash of a new record as a flat ``[field, value, ...]`` list."""
+def record_fields(record: Record, data: bool = True) -> list[str]:
+    """The hash of a new record as a flat ``[field, value, ...]`` list
+    (without its data fields when ``data`` is false)."""
     out = [
         "_h", record.handle,
         "_c", repr(float(record.created_at)),
@@ -126,7 +128,7 @@ def record_fields(record: Record) -> list[str]:
         out += ("_u", str(record.user_id))
     if record.auth_time is not None:
         out += ("_t", repr(float(record.auth_time)))
-    for name, text in record.data.items():
+    for name, text in record.data.items() if data else ():
         out += ("d:" + name, text)
     for name, text in record.info.items():
         out += ("i:" + name, text)
@@ -214,7 +216,9 @@ def commit_args(layout: Layout, ops: Iterable[Op], now: float) -> list[str]:
         if isinstance(op, Create):
             rec = op.record
             idx = index_deadline(rec)
-            fields = record_fields(rec)
+            carry = op.carry and op.replaces is not None
+            # A carrying rotation's data is built by the script (.redis_carry).
+            fields = record_fields(rec, data=not carry)
             args += (
                 "C", rec.key, rec.handle,
                 "" if rec.user_id is None else str(rec.user_id),
@@ -224,6 +228,7 @@ def commit_args(layout: Layout, ops: Iterable[Op], now: float) -> list[str]:
                 str(len(fields)), *fields,
                 *tomb_args(op.tombstone), *companion_args(op),
             )  # fmt: skip
+            args += ("M", *carry_args(op)) if carry else ("",)
         elif isinstance(op, Patch):
             args += ("P", op.key, *patch_args(op))
         else:

@@ -26,7 +26,19 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
-from ..records import APPLIED, ApplyResult, Create, Op, Patch, Record, Tombstone, Touch, ended
+from ..records import (
+    APPLIED,
+    ApplyResult,
+    Create,
+    Op,
+    Patch,
+    Record,
+    Tombstone,
+    Touch,
+    companion,
+    ended,
+)
+from .redis_carry import carried_fields, carry_args, successor_patch
 from .redis_layout import (
     Layout,
     commit_args,
@@ -43,15 +55,16 @@ from .redis_scripts import (
     BY_USER,
     COMMIT,
     CREATE,
-    LOAD_TOUCH,
     PATCH,
     REBURY,
     TAKE,
+    TAKE_CARRY,
     UNCOMPANION,
     UNLINK_HANDLE,
     USER,
     LuaScript,
 )
+from .redis_touch import LOAD_TOUCH
 
 __all__ = [
     "Call",
@@ -185,6 +198,8 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     # Batch 1, for each op (on rotation the new record is listed, and so
     # written, before the old one is taken away):
     #   Create: CREATE new, [TAKE old], SET+PEXPIREAT handle, [USER add new, drop old]
+    #     (a carrying rotation: TAKE_CARRY old, and in batch 2 a PATCH of the
+    #     successor with the data it returned, or {2}: over the cap, undone)
     #   Patch:  PATCH          Delete: TAKE
     # A PATCH past its max_bytes writes nothing and answers {2} (atomic per
     # session key; the planner never batches a capped patch with other ops).
@@ -210,11 +225,11 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
                 # tombstone first, in a round trip of their own (see below).
                 early_at[i] = len(early)
                 early.extend(create)
-                batch.append(Call(TAKE, (layout.session(op.replaces),), (t,)))
+                batch.append(_take_old(layout, op, op.replaces, t))
             else:
                 batch.append(create[0])
                 if op.replaces is not None:
-                    batch.append(Call(TAKE, (layout.session(op.replaces),), (t,)))
+                    batch.append(_take_old(layout, op, op.replaces, t))
                 batch.extend(create[1:])
             if rec.user_id is not None:
                 drop = () if op.replaces is None else (op.replaces,)
@@ -258,11 +273,19 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
             if op.replaces is not None:
                 if i in early_at:
                     created = early_replies[early_at[i]] == 1
-                    was_live, old_handle, old_user = replies[at]
+                    taken = replies[at]
                 else:
                     created = replies[at] == 1
-                    was_live, old_handle, old_user = replies[at + 1]
-                if was_live != 1 and created:
+                    taken = replies[at + 1]
+                refused = taken[0] == 2  # the carried data passes the cap: the old one stands
+                too_large = too_large or refused
+                was_live, old_handle, old_user = (0, None, None) if refused else taken[:3]
+                if refused and created:
+                    follow.append(("DEL", layout.session(rec.key)))
+                    unindex(rec.key, rec.handle, rec.user_id)
+                    follow.extend(_restore(layout, op, taken, t))  # after the unindex
+                    created = False
+                elif was_live != 1 and created:
                     # The old session died meanwhile: undo the new one (never resurrect).
                     follow.append(("DEL", layout.session(rec.key)))
                     unindex(rec.key, rec.handle, rec.user_id)
@@ -273,6 +296,10 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
                         old_handle if old_handle != rec.handle else None,
                         old_user if old_user != rec.user_id else None,
                     )
+                    fix = successor_patch(op, carried_fields(taken[3:])) if op.carry else None
+                    if fix is not None:  # the old hash's data as taken (see .redis_carry)
+                        args = (t, *patch_args(fix))
+                        follow.append(Call(PATCH, (layout.session(rec.key),), args))
             else:
                 created = replies[at] == 1
             ok = ok and created
@@ -302,6 +329,34 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
     if ok and not evicted:
         return APPLIED
     return ApplyResult(ok, tuple(evicted), too_large)
+
+
+def _take_old(layout: Layout, op: Create, old: str, t: str) -> Command:
+    """The cluster delete of a rotation's old hash; a carrying one returns its data."""
+    if op.carry:
+        return Call(TAKE_CARRY, (layout.session(old),), (t, *carry_args(op)))
+    return Call(TAKE, (layout.session(old),), (t,))
+
+
+def _restore(layout: Layout, op: Create, taken: list[Any], t: str) -> list[Command]:
+    """Point the indexes and the tombstone key back at a rotation's old record,
+    which stayed (``TAKE_CARRY`` refused it over the cap): batch 1 already
+    moved its handle, user entry and companion to the successor."""
+    old = str(op.replaces)
+    _, handle, user, expires, absolute, remember = taken
+    if expires is None:
+        return []  # it died meanwhile: nothing to point back at
+    idx = max(float(expires), float(absolute))
+    out: list[Command] = []
+    if handle is not None:
+        out += [("SET", layout.handle(handle), old), ("PEXPIREAT", layout.handle(handle), ms(idx))]
+    if user is not None:
+        out.append(Call(USER, (layout.user(user),), (t, old, repr(idx))))
+        if op.keep_for is not None:  # its expiry companion, where the "rotated" one went
+            rec = Record(old, handle, 0, 0, 0, float(absolute), user, remember=remember == "1")
+            out.append(("SET", layout.tomb(old), companion(rec, op.keep_for).dumps()))
+            out.append(("PEXPIREAT", layout.tomb(old), ms(companion(rec, op.keep_for).until)))
+    return out
 
 
 def _rotation_tomb(layout: Layout, op: Create, t: str) -> list[Command]:

@@ -45,15 +45,16 @@ import hashlib
 from dataclasses import dataclass, field
 
 from .redis_cap import OVER_CAP
+from .redis_carry import CARRY, TAKE_CARRY_BODY
 
 __all__ = [
     "BY_USER",
     "COMMIT",
     "CREATE",
-    "LOAD_TOUCH",
     "PATCH",
     "REBURY",
     "TAKE",
+    "TAKE_CARRY",
     "UNCOMPANION",
     "UNLINK_HANDLE",
     "USER",
@@ -74,7 +75,9 @@ class LuaScript:
         object.__setattr__(self, "sha", digest)
 
 
-_FUNCS = OVER_CAP + r"""
+_FUNCS = (
+    OVER_CAP
+    + r"""
 local now = tonumber(ARGV[1])
 
 local function alive(key)
@@ -164,17 +167,20 @@ local function patch(key, i)
   return nxt, true, {before[4], before[3], after[3], string.format('%.17g', new_idx)}
 end
 """
+)
 
 #: Single node: ARGV = now, prefix, then ops:
 #:   C key handle user|'' exp_ms score idx_ms max|'' replaces|'' n fields...
-#:     tomb|'' until user  companion|'' until keep_for|''
+#:     tomb|'' until user  companion|'' until keep_for|''  ''|M <patch block>
+#:     (M: carry the replaced hash's data, see .redis_carry; no d: fields then)
 #:   P key <patch args>
 #:   D key tomb|'' until user
-#: Returns {ok, evicted handle...}, or {2} when a patch would pass its
-#: max_bytes (checked for every patch before any op writes: nothing applied).
+#: Returns {ok, evicted handle...}, or {2} when a patch or a carrying create
+#: would pass its max_bytes (checked for each before any op writes: nothing applied).
 COMMIT = LuaScript(
     "commit",
     _FUNCS
+    + CARRY
     + r"""
 local prefix = ARGV[2]
 local ok = 1
@@ -232,7 +238,13 @@ end
 local i = 3
 while i <= #ARGV do
   if ARGV[i] == 'C' then
-    i = i + 10 + tonumber(ARGV[i + 9]) + 6  -- fields, then the 6 tombstone slots
+    local old, c = ARGV[i + 8], i + 10 + tonumber(ARGV[i + 9]) + 6  -- fields, 6 tomb slots
+    i = c + 1
+    if ARGV[c] == 'M' then
+      if old ~= '' and too_large(sk(old), c + 1) then return {2} end
+      local _, _, _, _, _, nxt = span(c + 1)
+      i = nxt
+    end
   elseif ARGV[i] == 'P' then
     if too_large(sk(ARGV[i + 1]), i + 2) then return {2} end
     local _, _, _, _, _, nxt = span(i + 2)
@@ -249,16 +261,23 @@ while i <= #ARGV do
     local h, u, exp, score, idx_ms = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     local max, old, first = ARGV[i + 7], ARGV[i + 8], i + 10
     local t = first + tonumber(ARGV[i + 9])
-    i = t + 6
+    local kept, c = nil, t + 6
+    i = c + 1
+    if ARGV[c] == 'M' then
+      local _, _, _, _, _, nxt = span(c + 1)
+      i = nxt
+    end
     if alive(sk(k)) or (old ~= '' and not alive(sk(old))) then
       ok = 0
     else
       if old ~= '' then
+        if ARGV[c] == 'M' then kept = data_of(sk(old)) end
         local oh, ou = take(sk(old))
         unlink(oh, ou, old)
         bury(old, ARGV[t], ARGV[t + 1], ARGV[t + 2])
       end
       put(sk(k), exp, first, t - 1)
+      if kept then carry(sk(k), kept, c + 1) end
       redis.call('SET', hk(h), k)
       redis.call('PEXPIREAT', hk(h), idx_ms)
       if u ~= '' then
@@ -334,6 +353,9 @@ return {live and 1 or 0, h, u}
 """,
 )
 
+#: Cluster: the replaced session of a carrying rotation (see .redis_carry).
+TAKE_CARRY = LuaScript("take_carry", _FUNCS + CARRY + TAKE_CARRY_BODY)
+
 #: Cluster: KEYS = session; ARGV = now, <patch args>.  Returns {ok} or
 #: {1, handle, old user, new user, deadline} when the indexes need updating,
 #: or {2} (nothing written) when the patch would pass its max_bytes.
@@ -392,35 +414,5 @@ UNCOMPANION = LuaScript(
 local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, 1, 13) == '{"r":"expiry"' then return redis.call('DEL', KEYS[1]) end
 return 0
-""",
-)
-
-#: KEYS = session; ARGV = now, touch after, idle, remember idle.  ``HGETALL``
-#: that also slides a live, due session's idle deadline (``Touch``), so a read
-#: that touches is still one round trip.  Returns the (updated) hash fields.
-LOAD_TOUCH = LuaScript(
-    "load_touch",
-    r"""
-local now = tonumber(ARGV[1])
-local f = redis.call('HGETALL', KEYS[1])
-local l, e, a, r, li, ei
-for i = 1, #f, 2 do
-  local k = f[i]
-  if k == '_l' then l = tonumber(f[i + 1]); li = i + 1
-  elseif k == '_e' then e = tonumber(f[i + 1]); ei = i + 1
-  elseif k == '_a' then a = tonumber(f[i + 1])
-  elseif k == '_r' then r = f[i + 1] end
-end
-if not (l and e and a) or e <= now then return f end
-local idle = tonumber(ARGV[3])
-if r == '1' then idle = tonumber(ARGV[4]) end
-if now - l < tonumber(ARGV[2]) or now >= l + idle then return f end
-local ne = math.min(now + idle, a)
-local es = string.format('%.6f', ne)
-redis.call('HSET', KEYS[1], '_l', ARGV[1], '_e', es)
-redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.ceil(ne * 1000)))
-f[li] = ARGV[1]
-f[ei] = es
-return f
 """,
 )

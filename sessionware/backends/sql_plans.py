@@ -30,7 +30,12 @@ Invariants the plans keep (CC-01..03, TM-05/06, EX-05):
 6. A patch with ``max_bytes`` first locks its session row, then measures the
    data rows as committed (a new statement sees concurrent patches that held
    the lock before it), before any op of the commit writes: over the cap,
-   the plan returns ``too_large`` having written nothing.
+   the plan returns ``too_large`` having written nothing.  A carrying
+   rotation (``Create.carry``) is measured the same way on the row it replaces.
+7. A carrying rotation locks the replaced row, then reads its data rows as
+   committed and builds the new record's data from them (plus its own sets,
+   minus its deletes) in the same transaction, so a concurrent patch either
+   committed before (and is carried) or finds the row gone (and fails).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from ..records import (
     Op,
     Patch,
     Record,
+    cap_key,
     companion,
     encode,
     entry_size,
@@ -114,6 +120,7 @@ class Planner:
         else:
             nbytes = sa.func.length(sa.cast(d.c.value, sa.LargeBinary))
         self.q_sizes = sa.select(d.c.name, nbytes).where(d.c.session_key == _bp("sk"))
+        self.q_values = sa.select(d.c.name, d.c.value).where(d.c.session_key == _bp("sk"))
         self.q_expiry = sa.select(s.c.expires_at).where(s.c.key == _bp("sk"))
         self.q_user_rows = (
             sa.select(s.c.key, s.c.handle, s.c.expires_at, s.c.absolute_at, s.c.remember)
@@ -174,8 +181,8 @@ class Planner:
         if sweep:
             yield from self.purge(now, sweep)
         for op in ops:
-            capped = isinstance(op, Patch) and op.max_bytes is not None and op.set
-            if capped and (yield from self._too_large(op, now)):  # type: ignore[arg-type]
+            key = cap_key(op)
+            if key is not None and (yield from self._too_large(op, key, now)):
                 return ApplyResult(False, (), True)
         ok = True
         evicted: list[str] = []
@@ -204,6 +211,7 @@ class Planner:
     def _create(self, op: Create, now: float, evicted: list[str]) -> Plan[bool]:
         record = op.record
         row = _session_row(record)
+        data = record.data
         if op.replaces is not None:
             # Check the new key before touching the old row, so a clash
             # leaves the old session exactly as it was.
@@ -212,6 +220,15 @@ class Planner:
                 if got.rows[0][0] > now:
                     return False  # never overwrite (ID-05)
                 yield from self._drop([record.key])
+            if op.carry:
+                # Lock the old row first (patches lock it before writing data
+                # rows), then read its data as committed: nothing lands between
+                # this read and the delete below, so no write is lost (#18).
+                got = yield self.q_lock, {"sk": op.replaces, "now": now}
+                if not got.rows:
+                    return False  # revoked or expired meanwhile (CC-03)
+                got = yield self.q_values, {"sk": op.replaces}
+                data = op.carried({name: value for name, value in got.rows})
             gone = yield self.d_live, {"sk": op.replaces, "now": now}
             if gone.rowcount == 0:
                 return False  # revoked or expired meanwhile: do not resurrect (CC-03)
@@ -227,8 +244,8 @@ class Planner:
                     return False  # a live record holds the key (ID-05)
                 yield self.d_data, {"keys": [record.key]}
                 yield self.i_session, row
-        if record.data:
-            yield self.i_data, _data_rows(record.key, record.data.items())
+        if data:
+            yield self.i_data, _data_rows(record.key, data.items())
         keep = op.keep_for if self.tombs is not None and record.user_id is not None else None
         if self.tombs is not None and keep is not None:
             yield from self.tombs.bury(companion(record, keep))
@@ -275,13 +292,14 @@ class Planner:
             yield self.d_names, {"sk": op.key, "names": list(op.delete)}
         return True
 
-    def _too_large(self, op: Patch, now: float) -> Plan[bool]:
-        """Lock ``op``'s session row and tell whether ``op`` would pass ``op.max_bytes``."""
-        assert op.max_bytes is not None
-        got = yield self.q_lock, {"sk": op.key, "now": now}
+    def _too_large(self, op: Op, key: str, now: float) -> Plan[bool]:
+        """Lock the session row at ``key`` (see :func:`cap_key`) and tell whether
+        ``op`` would pass ``op.max_bytes``."""
+        assert not isinstance(op, Delete) and op.max_bytes is not None
+        got = yield self.q_lock, {"sk": key, "now": now}
         if not got.rows:
-            return False  # missing or expired: the patch itself fails
-        sizes = yield self.q_sizes, {"sk": op.key}
+            return False  # missing or expired: the op itself fails
+        sizes = yield self.q_sizes, {"sk": key}
         stored = {name: int(length or 0) for name, length in sizes.rows}
         for name in (*op.set, *op.delete):
             stored.pop(name, None)

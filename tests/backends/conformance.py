@@ -27,6 +27,8 @@ from sessionware.records import (
     encode,
 )
 
+from .carry import CarryConformance
+
 #: The default ``max_data_bytes``.
 CAP = 64 * 1024
 
@@ -107,7 +109,6 @@ def run_on_bare_loop(coro: Coroutine[Any, Any, Any]) -> Any:
 LOOP_PATTERNS = ("async", "async-run", "async-bare")
 
 
-
 _counter = iter(range(10**9))
 
 
@@ -126,8 +127,12 @@ def make_record(now: float, *, user: str | None = None, ttl: float = 600, **kw: 
     return Record(**fields)
 
 
-class BackendConformance:
-    """Subclass and provide a ``backend`` fixture (function-scoped, isolated)."""
+class BackendConformance(CarryConformance):
+    """Subclass and provide a ``backend`` fixture (function-scoped, isolated).
+
+    The rotation tests of :class:`~tests.backends.carry.CarryConformance`
+    (issue #18) come with it.
+    """
 
     #: The faces every test runs on; a backend whose async face must serve
     #: any number of event loops lists the :data:`LOOP_PATTERNS` too.

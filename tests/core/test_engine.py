@@ -298,6 +298,26 @@ def test_regenerate_keeps_data_user_and_handle(browser: Browser) -> None:
     assert browser.request(read(), cookie=f"__Host-session={old}").session.is_new  # type: ignore[union-attr]
 
 
+def test_regenerate_sends_only_its_own_changes(browser: Browser) -> None:
+    """A rotation's Create carries this request's sets and deletes, not its copy (#18)."""
+    browser.request(login("erin"))
+    browser.request(write(role="user", theme="dark", seen=1))
+
+    def app(session: Any) -> None:
+        session["role"] = "admin"
+        del session["theme"]
+        session.regenerate()
+
+    (op,) = browser.request(app).ops
+    assert isinstance(op, Create) and op.replaces is not None and op.carry
+    assert dict(op.set) == {"role": '"admin"'} and op.delete == ("theme",)
+    assert op.max_bytes == browser.engine.config.max_data_bytes
+    assert op.record.data == {"role": '"admin"', "seen": "1"}  # for stores without carry
+    (quiet,) = browser.request(lambda s: s.regenerate()).ops
+    assert isinstance(quiet, Create) and quiet.carry
+    assert not quiet.set and quiet.delete == () and quiet.max_bytes is None  # nothing to grow
+
+
 def test_logout_deletes_record_and_expires_cookie(browser: Browser, backend: MemoryBackend) -> None:
     """logout() deletes the record, sends Max-Age=0 and no-store; replay is anonymous."""
     browser.request(login("dave"))

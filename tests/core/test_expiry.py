@@ -257,6 +257,7 @@ def test_renew_interval_rotates_the_id_and_kills_the_old_one(
     assert "renewed" in response.kinds
     assert [type(op) for op in response.ops] == [Create]
     assert isinstance(response.ops[0], Create) and response.ops[0].replaces is not None
+    assert response.ops[0].carry  # the store carries the stored data over (#18)
     assert browser.cookie not in (None, first)
     session = browser.request(read()).session
     assert session == {"cart": [1]} and session.user_id == "hank" and session.handle == handle

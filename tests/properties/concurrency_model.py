@@ -132,6 +132,12 @@ class ConcurrencyMachine(RuleBasedStateMachine):
             self._write(0, "a", False, client)
             self.commit(0)
 
+    def teardown(self) -> None:
+        """Release the store now: a shrinking run builds hundreds of machines, and
+        each open SQL backend holds a connection until the fixture ends."""
+        if hasattr(self, "backend"):
+            self.backend.close()
+
     # -- helpers -------------------------------------------------------------------
 
     def _kill(self, sid: int) -> None:
@@ -208,7 +214,9 @@ class ConcurrencyMachine(RuleBasedStateMachine):
         self._write(index, key, True, 0)
 
     def _write(self, index: int, key: str, big: bool, n: int) -> None:
-        flight = self._flight(index)
+        self._write_in(self._flight(index), key, big, n)
+
+    def _write_in(self, flight: Flight, key: str, big: bool, n: int) -> None:
         if not self.rotate_under_writers and self._beside_rotation(flight):
             return  # rotation copies the loaded data: a write beside it is lost (the finding)
         if big and not self.concurrent_big and flight.sid is not None and self._sharing(flight):
@@ -242,7 +250,9 @@ class ConcurrencyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.flights)
     @rule(index=st.integers(0, 2))
     def regenerate(self, index: int) -> None:
-        flight = self._flight(index)
+        self._regenerate_in(self._flight(index))
+
+    def _regenerate_in(self, flight: Flight) -> None:
         if flight.intent is not None or flight.sid is None:
             return
         if not self.rotate_under_writers and (
@@ -257,7 +267,31 @@ class ConcurrencyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.flights)
     @rule(index=st.integers(0, 2))
     def commit(self, index: int) -> None:
-        flight = self._flight(index)
+        self._commit_of(self._flight(index))
+
+    @precondition(lambda self: self.rotate_under_writers and len(self.flights) < 2)
+    @rule(
+        client=st.integers(0, 1),
+        key=st.sampled_from("abcd"),
+        n=st.integers(),
+        writer_first=st.booleans(),
+    )
+    def rotate_beside_writer(self, client: int, key: str, n: int, writer_first: bool) -> None:
+        """Two parallel requests of one browser: one writes a key, the other regenerates.
+
+        The race the rotation run hunts, played in one step so that a run of
+        a few dozen examples meets it many times on every store; the other
+        rules still interleave everything else around it.
+        """
+        self.load(client)
+        self.load(client)
+        writer, rotator = self.flights[-2], self.flights[-1]
+        self._write_in(writer, key, False, n)
+        self._regenerate_in(rotator)
+        for flight in (writer, rotator) if writer_first else (rotator, writer):
+            self._commit_of(flight)
+
+    def _commit_of(self, flight: Flight) -> None:
         self.flights.remove(flight)
         self.clock.advance(1)
         now = self.clock()
