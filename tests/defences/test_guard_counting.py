@@ -29,7 +29,9 @@ def guard(**fields: object) -> tuple[Guard, FakeClock]:
     return Guard(GuardConfig(**fields), clock), clock  # type: ignore[arg-type]
 
 
-def forge(g: Guard, times: int = 1, client: str = ATTACKER, kind: str = "bad_signature") -> list:
+def forge(
+    g: Guard, times: int = 1, client: str = ATTACKER, kind: str = "bad_signature"
+) -> list[Event]:
     """``times`` forged credentials, each a distinct value; the alarms they raised."""
     alarms: list[Event] = []
     for _ in range(times):

@@ -38,7 +38,7 @@ class Recorder:
 
     def __init__(self, *answers: tuple[float, bool] | None) -> None:
         self.answers = list(answers)
-        self.calls: list[tuple[object, ...]] = []
+        self.calls: list[tuple[str, str, float, float, float, float]] = []
 
     def hit(
         self, key: str, now: float, step: float, burst: float, block_for: float
@@ -96,6 +96,16 @@ def test_each_newcomer_removes_at_most_two_idle_entries() -> None:
     for i in range(3):
         forge(g, f"10.0.1.{i}")
     assert g.entries() == 10 - 6 + 3
+
+
+def test_idle_entries_leave_from_the_old_end_only() -> None:
+    """Pushing out a drained entry never takes a busy client's count with it."""
+    g, clock = guard(bad_limit=2)
+    forge(g, "10.0.0.1")
+    clock.advance(60)  # .1 has drained
+    forge(g, "10.0.0.2", 2)  # .2 is at its limit
+    forge(g, "10.0.0.3")  # a newcomer: only drained .1 may leave
+    assert len(forge(g, "10.0.0.2")) == 1
 
 
 def test_a_blocked_clients_counter_is_idle_at_once() -> None:
@@ -232,6 +242,84 @@ def test_async_observe_counts_here_when_the_shared_counter_is_down() -> None:
     (alarm,) = asyncio.run(run())
     assert alarm.kind == "brute_force"
     assert g.retry_after("198.51.100.7") == 300
+
+
+def test_a_block_of_one_second_or_less_is_still_a_block() -> None:
+    """Short blocks (``block_for=1``, or a shared block's last half second) are enforced."""
+    g, _ = guard(bad_limit=1, block_for=1)
+    (alarm,) = forge(g, "198.51.100.7", 2)
+    assert alarm.detail["block_for"] == 1
+    assert g.retry_after("198.51.100.7") == 1
+    shared, _ = guard(shared=Recorder((0.5, False)))
+    forge(shared, "198.51.100.8")
+    assert shared.retry_after("198.51.100.8") == 1
+
+
+def test_async_observe_never_sends_a_lapsed_token_to_the_shared_counter() -> None:
+    """An expired token of ours is not a forgery on the ASGI path either: no round trip."""
+    shared = Recorder()
+    g, _ = guard(shared=shared)
+    stale = Event("token_invalid", "198.51.100.7", detail={"reason": "token expired"})
+    assert asyncio.run(g.aobserve((stale, stale))) == []
+    assert shared.calls == []
+
+
+def test_async_observe_raises_the_global_alarm() -> None:
+    """The distributed-run alarm is raised on the ASGI path with a shared counter too."""
+    g, _ = guard(global_limit=2, shared=Recorder((0.0, False), (0.0, False)))
+
+    async def run() -> list[Event]:
+        alarms = await g.aobserve((Event("bad_signature", "10.0.0.1"),))
+        return alarms + await g.aobserve((Event("bad_signature", "10.0.0.2"),))
+
+    (alarm,) = asyncio.run(run())
+    assert (alarm.client, alarm.detail["scope"]) == (None, "global")
+
+
+def test_async_fallback_counts_each_client_on_its_own() -> None:
+    """With Redis down, two clients forging once each are two counts of one, not one of two."""
+    g, _ = guard(bad_limit=1, shared=Recorder(None, None))
+
+    async def run() -> list[Event]:
+        alarms = await g.aobserve((Event("bad_signature", "10.0.0.1"),))
+        return alarms + await g.aobserve((Event("bad_signature", "10.0.0.2"),))
+
+    assert asyncio.run(run()) == []
+    assert g.blocked() == 0
+
+
+def test_a_counter_pushed_out_while_redis_was_asked_is_made_again() -> None:
+    """Other requests may evict a client's entry during the await; the fallback still counts."""
+
+    class Busy(Recorder):
+        """Redis is down, and while it is awaited a concurrent request takes the only slot."""
+
+        guard: Guard
+
+        def hit(
+            self, key: str, now: float, step: float, burst: float, block_for: float
+        ) -> tuple[float, bool] | None:
+            return None
+
+        async def ahit(
+            self, key: str, now: float, step: float, burst: float, block_for: float
+        ) -> tuple[float, bool] | None:
+            forge(self.guard, "10.0.0.99")
+            return None
+
+    busy = Busy()
+    g = busy.guard = Guard(
+        GuardConfig(bad_limit=1, max_clients=1, global_limit=None, shared=busy), FakeClock(START)
+    )
+
+    async def run() -> list[Event]:
+        alarms: list[Event] = []
+        for _ in range(2):
+            alarms += await g.aobserve((Event("bad_signature", "198.51.100.7"),))
+        return alarms
+
+    assert asyncio.run(run()) == []  # each time its count starts afresh, and nothing fails
+    assert g.entries() == 1
 
 
 def test_a_blocked_client_never_reaches_the_shared_counter() -> None:
