@@ -101,11 +101,13 @@ def test_each_newcomer_removes_at_most_two_idle_entries() -> None:
 def test_idle_entries_leave_from_the_old_end_only() -> None:
     """Pushing out a drained entry never takes a busy client's count with it."""
     g, clock = guard(bad_limit=2)
-    forge(g, "10.0.0.1")
-    clock.advance(60)  # .1 has drained
-    forge(g, "10.0.0.2", 2)  # .2 is at its limit
-    forge(g, "10.0.0.3")  # a newcomer: only drained .1 may leave
-    assert len(forge(g, "10.0.0.2")) == 1
+    for i in range(3):
+        forge(g, f"10.0.0.{i}")
+    clock.advance(60)  # all three have drained
+    forge(g, "10.0.1.1", 2)  # a busy client, at its limit, behind one drained entry
+    forge(g, "10.0.1.2")  # a newcomer: only the drained entry in front may leave
+    assert g.entries() == 2
+    assert len(forge(g, "10.0.1.1")) == 1
 
 
 def test_a_blocked_clients_counter_is_idle_at_once() -> None:
