@@ -149,7 +149,8 @@ class Guard:
         self._clients: OrderedDict[ClientKey, _Client] = OrderedDict()
         self._blocked: OrderedDict[ClientKey, float] = OrderedDict()
         self._global_start = -math.inf
-        self._global_count = 0
+        # equivalent: the first _global call starts a window (start is -inf) and resets it
+        self._global_count = 0  # pragma: no mutate
         #: Requests answered 429 because their client was blocked.
         self.refused_blocked = 0
         #: Kept for the metric series: creations are never refused since 0.2
@@ -293,7 +294,8 @@ class Guard:
             alarms.append(
                 Event(
                     "brute_force",
-                    None,
+                    # equivalent: the client defaults to None; naming it is only for the reader
+                    None,  # pragma: no mutate
                     detail={"scope": "global", "count": limit, "window": self.config.bad_window_s},
                 )
             )
@@ -322,7 +324,8 @@ class Guard:
         blocked = self._blocked
         while blocked and (budget is None or budget > 0):
             if next(iter(blocked.values())) > now:
-                break
+                # equivalent: nothing follows the loop, so returning here is the same as breaking
+                break  # pragma: no mutate
             blocked.popitem(last=False)
             if budget is not None:
                 budget -= 1
