@@ -320,7 +320,13 @@ class Guard:
         return entry
 
     def _sweep(self, now: float, budget: int | None) -> None:
-        """Drop ended blocks from the old end (blocks end in the order they began)."""
+        """Drop ended blocks from the old end.
+
+        Local blocks end in the order they began (each lasts ``block_for``);
+        one a shared counter reports may be shorter and end behind a longer
+        one, and then waits here for its turn (refusals check each end time,
+        and the table stays capped, so only :meth:`blocked` must look closer).
+        """
         blocked = self._blocked
         while blocked and (budget is None or budget > 0):
             if next(iter(blocked.values())) > now:
@@ -331,9 +337,14 @@ class Guard:
                 budget -= 1
 
     def blocked(self) -> int:
-        """Clients blocked now (ended blocks are swept first)."""
-        self._sweep(self.clock(), None)
-        return len(self._blocked)
+        """Clients blocked now: the gauge, asked once per metrics scrape.
+
+        Counted by end time, not by table size: a shorter shared block may
+        have ended behind a longer one that the sweep has not reached.
+        """
+        now = self.clock()
+        self._sweep(now, None)
+        return sum(1 for end in self._blocked.values() if end > now)
 
     def entries(self) -> int:
         """Entries in both tables; never more than ``2 * max_clients`` (AN-06)."""

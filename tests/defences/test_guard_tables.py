@@ -335,3 +335,23 @@ def test_a_blocked_client_never_reaches_the_shared_counter() -> None:
 
     assert forge(g, "198.51.100.7", 3) == [] and asyncio.run(run()) == []
     assert len(shared.calls) == 1
+
+
+def test_the_blocked_gauge_counts_only_blocks_still_running() -> None:
+    """Shared blocks of different lengths end out of order; the gauge follows each end.
+
+    A long block started elsewhere (300 s) sits before a short one (5 s) in the
+    sweep order; once the short one ends, ``blocked()`` (the
+    ``sessionware_guard_blocked_clients`` gauge) must say 1, not 2.
+    """
+    g, clock = guard(shared=Recorder((300.0, True), (5.0, False)))
+    forge(g, "198.51.100.7")
+    forge(g, "198.51.100.8")
+    assert g.blocked() == 2
+    held = g.entries()
+    clock.advance(5)  # the short block ends exactly now, as retry_after sees it
+    assert g.blocked() == 1
+    assert g.retry_after("198.51.100.8") == 0
+    clock.advance(295)
+    assert g.blocked() == 0
+    assert g.entries() == held - 2  # asking the gauge also swept both ended blocks
