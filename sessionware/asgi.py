@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from .adapters import (
@@ -39,12 +40,13 @@ from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .facts import Begin, RequestFacts
-from .lazy import AsyncLoader, lazy_type, unloaded
+from .lazy import lazy_type, unloaded
 from .records import APPLIED
 from .session import Session
 from .ws_watch import watch
 
 if TYPE_CHECKING:
+    from .migration import Found
     from .tokens.service import TokenService
     from .tokens.transport import BearerGate
 
@@ -278,13 +280,28 @@ class SessionMiddleware:
         #: ``load="lazy"``: the store is read by ``await sessionware.load_session(request)``.
         self.lazy = load == "lazy"
         self._inline = _inline(self.backend)
+        #: The fast path applies: no legacy cookies to screen and no bearer tokens.
+        self._plain = self.shared.legacy is None and self._bearer is None
+        self._cookie_name = self.config.cookie_name.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if self.broken is not None:
             await _report_broken(self.broken, scope, receive, send)
             return
-        if kind != "http" and kind != "websocket":
+        if kind == "http":
+            if self._plain and _cookie_free(scope, self._cookie_name):
+                # The fast path (issue #16): the engine would pass this request
+                # without a look (no session cookie, nothing URL-borne, no
+                # forwarding headers), so nothing is screened, resumed or built
+                # until the app touches the session; an untouched one commits
+                # nothing.  The facts are read at commit from the scope as it came.
+                fresh = lazy_type(self.engine.session_type)(loader=self.engine.fresh)
+                scope["session"] = fresh
+                sender = _Sender(self, send, fresh, None, None, dict(scope))
+                await self.app(scope, receive, sender)
+                return
+        elif kind != "websocket":
             await self.app(scope, receive, send)
             return
         shared, engine = self.shared, self.engine
@@ -320,9 +337,9 @@ class SessionMiddleware:
         ):
             # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
             lazy = lazy_type(engine.session_type)
-            session = lazy(aloader=self._resumer(begin, facts, websocket))
+            session = lazy(aloader=partial(self._resume, begin, facts, websocket))
         else:
-            session = await self._resumer(begin, facts, websocket)()
+            session = await self._resume(begin, facts, websocket)
             if (
                 refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
             ) is not None:
@@ -332,91 +349,153 @@ class SessionMiddleware:
                 session = await legacy.aadopt(found, session, shared.backend, engine.clock())
                 await shared.areport(found.events)
         scope["session"] = session
-        if kind == "websocket":
+        if websocket:
             if session.record is not None:  # a revoked session's socket closes (1008)
                 receive = watch(receive, send, shared.backend, session.record.key, engine.clock)
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, _Sender(self, send, session, facts, found, None))
 
-        swallow = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal swallow
-            if swallow:
-                return
-            if message["type"] != "http.response.start":
-                await send(message)
-                return
-            if unloaded(session):
-                # Never loaded, so never used or changed: nothing to commit, nothing touched,
-                # and no Vary (the response does not depend on the session).
-                await send(message)
-                return
-            if (refusal := shared.forged_login(facts, session)) is not None:
-                swallow = True
-                await _refuse(send, refusal)
-                return
+    async def commit(
+        self,
+        message: Message,
+        session: Session,
+        facts: RequestFacts,
+        found: Found | None,
+        send: Send,
+    ) -> bool:
+        """Commit at the response's start and send it; True when a canned reply replaced it."""
+        shared, engine, legacy = self.shared, self.engine, self.shared.legacy
+        if (refusal := shared.forged_login(facts, session)) is not None:
+            await _refuse(send, refusal)
+            return True
+        try:
+            commit = engine.commit(session, message["status"], facts)
+        except SessionDataTooLarge as exc:
+            log.error("session not saved: %s", exc)
+            await _reply(send, *TOO_LARGE, [])
+            return True
+        result = APPLIED
+        if commit.ops:
+            commit = shared.admit(commit, facts)
             try:
-                commit = engine.commit(session, message["status"], facts)
-            except SessionDataTooLarge as exc:
-                log.error("session not saved: %s", exc)
-                swallow = True
-                await _reply(send, *TOO_LARGE, [])
-                return
-            result = APPLIED
-            if commit.ops:
-                commit = shared.admit(commit, facts)
-                try:
-                    if self._inline:
-                        result = shared.backend.apply(commit.ops, engine.clock())
-                    else:
-                        result = await shared.backend.aapply(commit.ops, engine.clock())
-                except BackendError as exc:
-                    await shared.areport([store_event(exc, facts.client, shared.down(exc))])
-                    swallow = True
-                    await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
-                    return
-                if result.too_large:  # the store's own cap (concurrent writers)
-                    log.error("session not saved: the stored session would pass max_data_bytes")
-                    swallow = True
-                    await _reply(send, *TOO_LARGE, [])
-                    return
-            if commit.ops or commit.events:
-                headers, events = engine.finish(commit, result, facts)
-                if events:
-                    await shared.areport(events)
-            else:  # a read or an untouched session: finish() would add nothing
-                headers = commit.headers
-            if found is not None and legacy is not None:
-                headers = legacy.with_headers(found, commit.sets_cookie, headers)
-            await send(_with_headers(message, headers) if headers else message)
-
-        await self.app(scope, receive, send_wrapper)
-
-    def _resumer(self, begin: Begin, facts: RequestFacts, websocket: bool) -> AsyncLoader:
-        """The load and resume of this request: run at once (eager) or on demand (lazy)."""
-        shared, engine, inline = self.shared, self.engine, self._inline
-
-        async def resume() -> Session:
-            record, unavailable, ending = None, None, None
-            if begin.key is not None:
-                if inline:
-                    record, unavailable = shared.load(begin.key)
+                if self._inline:
+                    result = shared.backend.apply(commit.ops, engine.clock())
                 else:
-                    record, unavailable = await shared.aload(begin.key)
-                if record is None and not unavailable and shared.tombstones:
-                    ending = await shared.aending(begin.key)  # a dead cookie only
-            session = engine.resume(
-                begin,
-                record,
-                facts,
-                read_only=websocket,
-                unavailable=unavailable,
-                ending=ending,
-            )
-            if session.pending_events:
-                await shared.areport(session.pending_events, facts)
-                session.pending_events.clear()
-            return session
+                    result = await shared.backend.aapply(commit.ops, engine.clock())
+            except BackendError as exc:
+                await shared.areport([store_event(exc, facts.client, shared.down(exc))])
+                await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
+                return True
+            if result.too_large:  # the store's own cap (concurrent writers)
+                log.error("session not saved: the stored session would pass max_data_bytes")
+                await _reply(send, *TOO_LARGE, [])
+                return True
+        if commit.ops or commit.events:
+            headers, events = engine.finish(commit, result, facts)
+            if events:
+                await shared.areport(events)
+        else:  # a read or an untouched session: finish() would add nothing
+            headers = commit.headers
+        if found is not None and legacy is not None:
+            headers = legacy.with_headers(found, commit.sets_cookie, headers)
+        await send(_with_headers(message, headers) if headers else message)
+        return False
 
-        return resume
+    async def _resume(self, begin: Begin, facts: RequestFacts, websocket: bool) -> Session:
+        """The load and resume of this request: run at once (eager) or on demand (lazy)."""
+        shared, record, unavailable, ending = self.shared, None, None, None
+        if begin.key is not None:
+            if self._inline:
+                record, unavailable = shared.load(begin.key)
+            else:
+                record, unavailable = await shared.aload(begin.key)
+            if record is None and not unavailable and shared.tombstones:
+                ending = await shared.aending(begin.key)  # a dead cookie only
+        session = self.engine.resume(
+            begin,
+            record,
+            facts,
+            read_only=websocket,
+            unavailable=unavailable,
+            ending=ending,
+        )
+        if session.pending_events:
+            await shared.areport(session.pending_events, facts)
+            session.pending_events.clear()
+        return session
+
+
+class _Sender:
+    """The app's ``send`` for one request: commits at ``http.response.start``.
+
+    One object per request instead of a closure and its cells.  A call
+    returns ``send``'s own awaitable rather than being a coroutine of its
+    own, so a body message costs one call, not two frames.  ``facts`` is
+    None on the fast path: then they are built at commit, from ``scope`` as
+    the request came (a shallow copy taken before the app ran).
+    """
+
+    __slots__ = ("facts", "found", "middleware", "scope", "send", "session", "swallowed")
+
+    def __init__(
+        self,
+        middleware: SessionMiddleware,
+        send: Send,
+        session: Session,
+        facts: RequestFacts | None,
+        found: Found | None,
+        scope: Scope | None,
+    ) -> None:
+        self.middleware = middleware
+        self.send = send
+        self.session = session
+        self.facts = facts
+        self.found = found
+        self.scope = scope
+        #: A canned reply replaced the app's response: drop the app's messages.
+        self.swallowed = False
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if self.swallowed:
+            return _nothing()
+        if message["type"] != "http.response.start" or unloaded(self.session):
+            # A body, or a session never loaded, so never used or changed: nothing
+            # to commit, nothing touched, and no Vary (the response does not
+            # depend on the session).
+            return self.send(message)
+        return self._start(message)
+
+    async def _start(self, message: Message) -> None:
+        middleware, facts = self.middleware, self.facts
+        if facts is None:
+            assert self.scope is not None
+            facts = facts_from_scope(self.scope, middleware.shared.clients)
+        self.swallowed = await middleware.commit(
+            message, self.session, facts, self.found, self.send
+        )
+
+
+async def _nothing() -> None:
+    """What ``send`` does once a canned reply replaced the app's response."""
+
+
+def _cookie_free(scope: Scope, name: bytes) -> bool:
+    """True when the engine would pass this request without a look.
+
+    No cookie header carries our cookie's name (so :meth:`Engine.begin`
+    has nothing to verify, FX-05's tossing included), no query string and
+    no ``;`` path parameters (so no URL-borne ID to refuse, FX-01), and no
+    forwarding header (whose client resolution or warning happens with the
+    facts).  One pass over the headers, comparing bytes.
+    """
+    if scope.get("query_string") or ";" in scope.get("path", ""):
+        return False
+    for key, value in scope.get("headers", ()):
+        if key in _SCREENED and (key != b"cookie" or name in value):
+            return False
+    return True
+
+
+#: The headers :func:`_cookie_free` looks at (one set lookup per header).
+_SCREENED = frozenset({b"cookie", b"x-forwarded-for", b"forwarded"})
