@@ -188,8 +188,12 @@ _VARY_COOKIE = (b"vary", b"Cookie")
 
 
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
-    replace_cache = any(name == "cache-control" for name, _ in add)
-    vary = any(name == "vary" for name, _ in add)
+    replace_cache = vary = False
+    for name, _ in add:  # a loop, not two any(): this runs on every read
+        if name == "vary":
+            vary = True
+        elif name == "cache-control":
+            replace_cache = True
     headers: list[tuple[bytes, bytes]] = []
     for k, v in message.get("headers", ()):
         lower = k.lower()
