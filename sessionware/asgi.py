@@ -36,12 +36,12 @@ from .adapters import (
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .config import SessionConfig
-from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .facts import Begin, RequestFacts
 from .lazy import lazy_type, unloaded
 from .records import APPLIED
+from .scope import cookie_free, facts_from_scope
 from .session import Session
 from .ws_watch import watch
 
@@ -62,66 +62,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("sessionware")
-
-
-#: Headers facts_from_scope keeps (one dict lookup per header; repeats are joined).
-_WANTED = frozenset(
-    {
-        b"cookie",
-        b"user-agent",
-        b"host",
-        b"origin",
-        b"sec-fetch-site",
-        b"x-forwarded-for",
-        b"forwarded",
-        b"x-forwarded-proto",
-        b"x-forwarded-host",
-    }
-)
-
-
-def facts_from_scope(scope: Scope, clients: ClientResolver) -> RequestFacts:
-    seen: dict[bytes, str] = {}
-    for name, value in scope.get("headers", ()):
-        if name in _WANTED:
-            text = value.decode("latin-1")
-            if name in seen:
-                text = f"{seen[name]}{'; ' if name == b'cookie' else ', '}{text}"
-            seen[name] = text
-    client = scope.get("client")
-    peer = client[0] if client else None
-    scheme = scope.get("scheme", "http")
-    host = seen.get(b"host", "")
-    if clients.active and peer is not None and clients.trusted(peer):
-        peer_client, scheme, host = clients.resolve(
-            peer,
-            scheme,
-            host,
-            seen.get(b"x-forwarded-for"),
-            seen.get(b"forwarded"),
-            seen.get(b"x-forwarded-proto"),
-            seen.get(b"x-forwarded-host"),
-        )
-    else:
-        peer_client = peer
-        if not clients.warned and (b"x-forwarded-for" in seen or b"forwarded" in seen):
-            clients.untrusted(peer)
-    get = seen.get
-    query = scope.get("query_string")
-    # Positional, in field order: keywords cost a third more on this per-request path.
-    return RequestFacts(
-        scope.get("method", "GET"),
-        scope.get("path", "/"),
-        query.decode("latin-1") if query else "",
-        get(b"cookie"),
-        peer_client,
-        get(b"user-agent", ""),
-        peer,
-        scheme,
-        host,
-        get(b"origin"),
-        get(b"sec-fetch-site"),
-    )
 
 
 async def _refuse(send: Send, refusal: Refusal, websocket: bool = False) -> None:
@@ -294,7 +234,7 @@ class SessionMiddleware:
             await _report_broken(self.broken, scope, receive, send)
             return
         if kind == "http":
-            if self._plain and _cookie_free(scope, self._cookie_name):
+            if self._plain and cookie_free(scope, self._cookie_name):
                 # The fast path (issue #16): the engine would pass this request
                 # without a look (no session cookie, nothing URL-borne, no
                 # forwarding headers), so nothing is screened, resumed or built
@@ -482,24 +422,3 @@ class _Sender:
 
 async def _nothing() -> None:
     """What ``send`` does once a canned reply replaced the app's response."""
-
-
-def _cookie_free(scope: Scope, name: bytes) -> bool:
-    """True when the engine would pass this request without a look.
-
-    No cookie header carries our cookie's name (so :meth:`Engine.begin`
-    has nothing to verify, FX-05's tossing included), no query string and
-    no ``;`` path parameters (so no URL-borne ID to refuse, FX-01), and no
-    forwarding header (whose client resolution or warning happens with the
-    facts).  One pass over the headers, comparing bytes.
-    """
-    if scope.get("query_string") or ";" in scope.get("path", ""):
-        return False
-    for key, value in scope.get("headers", ()):
-        if key in _SCREENED and (key != b"cookie" or name in value):
-            return False
-    return True
-
-
-#: The headers :func:`_cookie_free` looks at (one set lookup per header).
-_SCREENED = frozenset({b"cookie", b"x-forwarded-for", b"forwarded"})
