@@ -302,8 +302,12 @@ def _with_headers(
     headers: list[tuple[str, str]], add: tuple[tuple[str, str], ...]
 ) -> list[tuple[str, str]]:
     """The app's headers plus ours; ``Vary`` merged into the app's own, never doubled."""
-    replace_cache = any(name == "cache-control" for name, _ in add)
-    vary = any(name == "vary" for name, _ in add)
+    replace_cache = vary = False
+    for name, _ in add:  # loops, not generators: this runs on every read
+        if name == "vary":
+            vary = True
+        elif name == "cache-control":
+            replace_cache = True
     out: list[tuple[str, str]] = []
     for k, v in headers:
         lower = k.lower()
@@ -312,7 +316,9 @@ def _with_headers(
         elif replace_cache and lower == "cache-control":
             continue
         out.append((k, v))
-    out.extend((k, v) for k, v in add if k != "vary" or vary)
+    for k, v in add:
+        if k != "vary" or vary:
+            out.append((k, v))
     return out
 
 
