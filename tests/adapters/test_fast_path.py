@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from sessionware import Event, SessionConfig, SessionMiddleware
+from sessionware import asgi as asgi_module
 from sessionware.backends import MemoryBackend
 from sessionware.lazy import unloaded
+from sessionware.scope import facts_from_scope
 from sessionware.session import Session
 from sessionware.testing import CountingBackend
 
@@ -99,6 +103,23 @@ async def test_an_untouched_request_without_cookie_is_never_loaded_and_costs_no_
     assert counting.total == 0
     assert header(sent, b"set-cookie") == [] and header(sent, b"vary") == []
     assert [m["body"] for m in sent[1:]] == [b"x", b""]
+
+
+async def test_an_untouched_request_without_cookie_builds_no_facts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The facts are built only when a commit needs them: never for an untouched request."""
+    built: list[object] = []
+
+    def counting(scope: Any, clients: Any) -> Any:
+        built.append(scope)
+        return facts_from_scope(scope, clients)
+
+    monkeypatch.setattr(asgi_module, "facts_from_scope", counting)
+    await call(middleware(app_doing(lambda s: None)))
+    assert built == []
+    await call(middleware(app_doing(lambda s: s.get("n"))))
+    assert len(built) == 1
 
 
 async def test_a_write_without_cookie_still_creates_a_session() -> None:
