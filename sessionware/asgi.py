@@ -300,25 +300,24 @@ class SessionMiddleware:
             return
         await self.app(scope, receive, _Sender(self, send, session, facts, found, None))
 
-    async def commit(
-        self,
-        message: Message,
-        session: Session,
-        facts: RequestFacts,
-        found: Found | None,
-        send: Send,
-    ) -> bool:
-        """Commit at the response's start and send it; True when a canned reply replaced it."""
+    async def _commit(self, message: Message, sender: _Sender) -> None:
+        """Commit at the response's start, then send it (or the canned reply replacing it)."""
         shared, engine, legacy = self.shared, self.engine, self.shared.legacy
+        session, found, send, facts = sender.session, sender.found, sender.send, sender.facts
+        if facts is None:  # the fast path: built now, from the scope as the request came
+            assert sender.scope is not None
+            facts = facts_from_scope(sender.scope, shared.clients)
         if (refusal := shared.forged_login(facts, session)) is not None:
+            sender.swallowed = True
             await _refuse(send, refusal)
-            return True
+            return
         try:
             commit = engine.commit(session, message["status"], facts)
         except SessionDataTooLarge as exc:
             log.error("session not saved: %s", exc)
+            sender.swallowed = True
             await _reply(send, *TOO_LARGE, [])
-            return True
+            return
         result = APPLIED
         if commit.ops:
             commit = shared.admit(commit, facts)
@@ -328,13 +327,15 @@ class SessionMiddleware:
                 else:
                     result = await shared.backend.aapply(commit.ops, engine.clock())
             except BackendError as exc:
+                sender.swallowed = True
                 await shared.areport([store_event(exc, facts.client, shared.down(exc))])
                 await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
-                return True
+                return
             if result.too_large:  # the store's own cap (concurrent writers)
                 log.error("session not saved: the stored session would pass max_data_bytes")
+                sender.swallowed = True
                 await _reply(send, *TOO_LARGE, [])
-                return True
+                return
         if commit.ops or commit.events:
             headers, events = engine.finish(commit, result, facts)
             if events:
@@ -344,7 +345,6 @@ class SessionMiddleware:
         if found is not None and legacy is not None:
             headers = legacy.with_headers(found, commit.sets_cookie, headers)
         await send(_with_headers(message, headers) if headers else message)
-        return False
 
     async def _resume(self, begin: Begin, facts: RequestFacts, websocket: bool) -> Session:
         """The load and resume of this request: run at once (eager) or on demand (lazy)."""
@@ -408,16 +408,7 @@ class _Sender:
             # to commit, nothing touched, and no Vary (the response does not
             # depend on the session).
             return self.send(message)
-        return self._start(message)
-
-    async def _start(self, message: Message) -> None:
-        middleware, facts = self.middleware, self.facts
-        if facts is None:
-            assert self.scope is not None
-            facts = facts_from_scope(self.scope, middleware.shared.clients)
-        self.swallowed = await middleware.commit(
-            message, self.session, facts, self.found, self.send
-        )
+        return self.middleware._commit(message, self)
 
 
 async def _nothing() -> None:
