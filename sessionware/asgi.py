@@ -227,6 +227,10 @@ class SessionMiddleware:
         #: The fast path applies: no legacy cookies to screen and no bearer tokens.
         self._plain = self.shared.legacy is None and self._bearer is None
         self._cookie_name = self.config.cookie_name.encode("latin-1")
+        # The fast path's session class and loader, looked up once (the engine's
+        # session class is fixed by then; only the WSGI Flask extension sets its own).
+        self._fresh_type = lazy_type(self.engine.session_type)
+        self._fresh = self.engine.fresh
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -240,7 +244,7 @@ class SessionMiddleware:
                 # forwarding headers), so nothing is screened, resumed or built
                 # until the app touches the session; an untouched one commits
                 # nothing.  The facts are read at commit from the scope as it came.
-                fresh = lazy_type(self.engine.session_type)(loader=self.engine.fresh)
+                fresh = self._fresh_type(loader=self._fresh)
                 scope["session"] = fresh
                 sender = _Sender(self, send, fresh, None, None, dict(scope))
                 await self.app(scope, receive, sender)
