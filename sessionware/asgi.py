@@ -127,7 +127,18 @@ async def _report_broken(message: str, scope: Scope, receive: Receive, send: Sen
 _VARY_COOKIE = (b"vary", b"Cookie")
 
 
+_VARY_ONLY = (("vary", "Cookie"),)
+
+
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
+    """The app's start message plus ours; ``Vary`` merged into the app's own, never doubled."""
+    own = message.get("headers", ())
+    if add == _VARY_ONLY:  # a read adds only Vary, and most responses carry none of their own
+        for k, _ in own:
+            if k.lower() == b"vary":
+                break
+        else:
+            return {**message, "headers": [*own, _VARY_COOKIE]}
     replace_cache = vary = False
     for name, _ in add:  # a loop, not two any(): this runs on every read
         if name == "vary":
@@ -135,7 +146,7 @@ def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message
         elif name == "cache-control":
             replace_cache = True
     headers: list[tuple[bytes, bytes]] = []
-    for k, v in message.get("headers", ()):
+    for k, v in own:
         lower = k.lower()
         if vary and lower == b"vary":
             # Merged into the app's own Vary, never a second header (RFC 9110 §12.5.5).

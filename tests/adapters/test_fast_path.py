@@ -248,3 +248,18 @@ async def test_a_websocket_without_cookie_still_gets_a_read_only_session() -> No
     mw = middleware(app)
     await call(mw, kind="websocket")
     assert not unloaded(seen[0]) and seen[0].read_only
+
+
+async def test_a_read_merges_vary_into_the_apps_own() -> None:
+    """The app's own ``Vary`` (any case) gets ``Cookie`` added in place, never a second header."""
+    for own, merged in ((b"Accept-Encoding", b"Accept-Encoding, Cookie"), (b"cookie", b"cookie")):
+
+        async def app(scope: Any, receive: Any, send: Any, own: bytes = own) -> None:
+            scope["session"].get("user")
+            headers = [(b"content-type", b"text/plain"), (b"Vary", own)]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+
+        _, sent = await call(middleware(app))
+        assert header(sent, b"vary") == [merged]
+        assert header(sent, b"content-type") == [b"text/plain"]
