@@ -192,7 +192,7 @@ class WSGISessionMiddleware:
                 if served is not None:
                     return served
             resume = partial(self._resume, begin, facts)
-            if found is None and (begin.key is None or _csrf_free(shared, facts)):
+            if begin.key is not None and found is None and _csrf_free(shared, facts):
                 # Read on first access (issue #16): an untouched request costs no store call.
                 session = lazy_type(engine.session_type)(loader=resume)
             else:
