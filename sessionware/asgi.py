@@ -39,7 +39,7 @@ from .config import SessionConfig
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .facts import Begin, RequestFacts
-from .lazy import lazy_type, unloaded
+from .lazy import Fresh, lazy_type, unloaded
 from .records import APPLIED
 from .scope import cookie_free, facts_from_scope
 from .session import Session
@@ -241,7 +241,7 @@ class SessionMiddleware:
         # The fast path's session class and loader, looked up once (the engine's
         # session class is fixed by then; only the WSGI Flask extension sets its own).
         self._fresh_type = lazy_type(self.engine.session_type)
-        self._fresh = self.engine.fresh
+        self._fresh = Fresh(self.config.max_data_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

@@ -32,7 +32,7 @@ from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, SessionDataTooLarge
 from .facts import Begin, Header, RequestFacts
-from .lazy import lazy_type, unloaded
+from .lazy import Fresh, lazy_type, unloaded
 from .records import APPLIED
 from .session import Session
 
@@ -160,6 +160,7 @@ class WSGISessionMiddleware:
         #: The fast path applies: no legacy cookies to screen and no bearer tokens.
         self._plain = self.shared.legacy is None and self._bearer is None
         self._cookie_name = self.config.cookie_name
+        self._fresh = Fresh(self.config.max_data_bytes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self.shared, self.engine
@@ -171,7 +172,7 @@ class WSGISessionMiddleware:
             # session.  The facts are read at commit, from the environ as it came.
             facts: RequestFacts | None = None
             came = dict(environ)
-            session = lazy_type(engine.session_type)(loader=engine.fresh)
+            session = lazy_type(engine.session_type)(loader=self._fresh)
         else:
             came = environ
             facts = facts_from_environ(environ, shared.clients)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from sessionware import Event, SessionConfig, SessionMiddleware
+from sessionware import Event, SessionConfig, SessionDataTooLarge, SessionMiddleware
 from sessionware import asgi as asgi_module
 from sessionware.backends import MemoryBackend
-from sessionware.lazy import unloaded
+from sessionware.lazy import Fresh, LazySession, lazy_type, unloaded
 from sessionware.scope import facts_from_scope
 from sessionware.session import Session
 from sessionware.testing import CountingBackend
@@ -263,3 +263,45 @@ async def test_a_read_merges_vary_into_the_apps_own() -> None:
         _, sent = await call(middleware(app))
         assert header(sent, b"vary") == [merged]
         assert header(sent, b"content-type") == [b"text/plain"]
+
+
+def test_a_fresh_lazy_session_becomes_a_plain_session_in_place() -> None:
+    """``Fresh`` stands in for a loader: first use makes the object a new empty session."""
+    session: Session = LazySession(loader=Fresh(100))
+    assert unloaded(session)
+    session["a"] = 1
+    assert type(session) is Session and dict(session) == {"a": 1}
+    assert session.record is None and not session.presented and session.modified
+    with pytest.raises(SessionDataTooLarge):
+        session["big"] = "x" * 200
+    assert dict(session) == {"a": 1}
+
+
+def test_a_fresh_twin_becomes_its_own_class_and_runs_its_init() -> None:
+    """For a subclass (Flask's), the twin becomes that class and its ``__init__`` runs."""
+
+    class Marked(Session):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.marked = True
+
+    session: Session = lazy_type(Marked)(loader=Fresh(64))
+    assert session.get("n") is None
+    assert type(session) is Marked and session.marked  # type: ignore[attr-defined]
+    assert not unloaded(session)
+
+
+async def test_a_write_without_cookie_past_the_limit_fails_where_it_is_made() -> None:
+    """The fast path's session keeps ``max_data_bytes``: the oversized assignment raises."""
+    raised: list[BaseException] = []
+
+    def write(session: Session) -> None:
+        try:
+            session["big"] = "x" * 500
+        except SessionDataTooLarge as exc:
+            raised.append(exc)
+
+    counting = CountingBackend(MemoryBackend())
+    _, sent = await call(middleware(app_doing(write), counting, max_data_bytes=100))
+    assert len(raised) == 1 and counting.total == 0
+    assert header(sent, b"set-cookie") == []
