@@ -287,7 +287,7 @@ def test_a_fresh_twin_becomes_its_own_class_and_runs_its_init() -> None:
 
     session: Session = lazy_type(Marked)(loader=Fresh(64))
     assert session.get("n") is None
-    assert type(session) is Marked and session.marked  # type: ignore[attr-defined]
+    assert type(session) is Marked and session.marked
     assert not unloaded(session)
 
 
