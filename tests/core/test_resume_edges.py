@@ -13,8 +13,9 @@ import pytest
 
 from sessionware import RequestFacts, SessionConfig, SessionDataTooLarge
 from sessionware.core import Begin, Engine
+from sessionware.endings import Ending
 from sessionware.fingerprint import fingerprint
-from sessionware.records import ApplyResult, Record
+from sessionware.records import ApplyResult, Record, Tombstone
 
 from ..conftest import SECRET
 
@@ -155,3 +156,43 @@ def test_evictions_are_reported_with_the_client_and_each_handle() -> None:
         ("evicted", CLIENT, "h-old"),
         ("evicted", CLIENT, "h-older"),
     ]
+
+
+def renewed_away(successor: Record, age: float) -> Ending:
+    """The tombstone of a periodic renewal ``age`` seconds ago, and its live successor."""
+    tomb = Tombstone(
+        "k" * 64, "rotated", "h-0", "alice", NOW - age, NOW + 100, successor="s" * 64, renewal=True
+    )
+    return Ending(tomb, successor)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_inside_the_grace_window_the_old_id_serves_its_successor(read_only: bool) -> None:
+    """FX-07: a renewal's old ID, just after rotating: the successor, presented, same limits."""
+    successor = record(key="s" * 64, handle="h-2")
+    ending = renewed_away(successor, age=1)
+    session = engine().resume(BEGIN, None, FACTS, read_only=read_only, ending=ending)
+    assert session.record is successor and session.presented is True
+    assert session.ending is None and dict(session) == {"n": 1}
+    assert session.read_only is read_only
+    assert_keeps_limit_and_read_only(session, read_only)
+
+
+def test_after_the_grace_window_the_old_id_is_a_stale_reuse() -> None:
+    """Past the window the old ID is dead: ``rotated``, and a ``stale_reuse`` event."""
+    successor = record(key="s" * 64, handle="h-2")
+    session = engine().resume(BEGIN, None, FACTS, ending=renewed_away(successor, age=60))
+    assert session.record is None and session.ending is not None
+    assert session.ending.reason == "rotated"
+    assert "stale_reuse" in [e.kind for e in session.pending_events]
+
+
+def test_without_tombstones_a_logged_out_id_reads_as_a_logout() -> None:
+    """Stores without tombstones: the engine's own memory of recent logouts names the end."""
+    eng = engine()
+    eng.planner.remember_ended("k" * 64)
+    session = eng.resume(BEGIN, None, FACTS)
+    assert session.ending is not None and session.ending.reason == "logout"
+    (event, *_) = session.pending_events
+    assert (event.kind, event.client) == ("ended", CLIENT)
+    assert event.detail["reason"] == "logout"
