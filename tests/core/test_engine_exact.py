@@ -14,6 +14,7 @@ from sessionware.cookies import MAX_HEADER
 from sessionware.core import NO_SESSION, Begin, Engine
 from sessionware.ids import new_id
 from sessionware.records import ApplyResult, Record
+from sessionware.session import Session, TaggedSession
 
 from ..conftest import SECRET
 
@@ -211,3 +212,42 @@ def test_clear_site_data_is_sent_on_logout_only() -> None:
     session.logout()
     headers = eng.commit(session, 200, facts()).headers
     assert ("clear-site-data", '"cache", "cookies", "storage"') in headers
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_our_name_inside_another_cookie_is_no_session(ignore: bool) -> None:
+    """``x__Host-session=1``: our name as part of another cookie's is not ours (FX-06)."""
+    eng = engine(url_id_policy="ignore")
+    query = f"sid={ID_LIKE}" if ignore else ""
+    begin = eng.begin(facts(cookie=f"x{NAME}=1; {NAME}-old=2", query=query))
+    assert begin.key is None and not begin.presented
+    if ignore:
+        assert shape(begin.events) == shape([Event("url_id", CLIENT, detail={"path": "/"})])
+    else:
+        assert begin is NO_SESSION
+
+
+def test_a_failed_touch_expires_the_cookie_and_varies() -> None:
+    """A touch whose record vanished meanwhile: the failure set expires the cookie, with Vary."""
+    eng = engine(secure="auto", cookie_name="session")
+    due = live_record(last_active=NOW - eng.config.touch_s - 1)
+    at = facts(scheme="http")
+    session = eng.resume(Begin(key="k" * 64, presented=True), due, at)
+    commit = eng.commit(session, 200, at)
+    headers, _ = eng.finish(commit, ApplyResult(False), at)
+    assert [name for name, _ in headers] == ["vary", "set-cookie", "cache-control"]
+    cookie = dict(headers)["set-cookie"]
+    assert cookie.startswith("session=;") and "Secure" not in cookie  # plain http, secure="auto"
+
+
+def test_the_tagged_codec_gives_flask_tagged_sessions() -> None:
+    """``codec="tagged"``: values Flask's tagged JSON can hold (bytes) are accepted."""
+    assert engine().session_type is Session
+    eng = engine(codec="tagged")
+    assert eng.session_type is TaggedSession
+    session = eng.resume(Begin(), None, facts())
+    session["b"] = b"raw"
+    assert session["b"] == b"raw"
+    plain = engine().resume(Begin(), None, facts())
+    with pytest.raises((TypeError, ValueError)):
+        plain["b"] = b"raw"
