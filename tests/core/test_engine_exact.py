@@ -251,3 +251,24 @@ def test_the_tagged_codec_gives_flask_tagged_sessions() -> None:
     plain = engine().resume(Begin(), None, facts())
     with pytest.raises((TypeError, ValueError)):
         plain["b"] = b"raw"
+
+
+def test_an_expired_record_is_deleted_and_its_cookie_expired_with_nothing_on_failure() -> None:
+    """Untouched and expired: a delete and a deletion cookie; if that fails, nothing is sent."""
+    eng = engine()
+    expired = live_record(absolute_at=NOW, user_id="u")
+    session = eng.resume(Begin(key="k" * 64, presented=True), expired, facts())
+    commit = eng.commit(session, 200, facts())
+    assert [type(op).__name__ for op in commit.ops] == ["Delete"]
+    assert [name for name, _ in commit.headers] == ["vary", "set-cookie", "cache-control"]
+    assert commit.failed == ()
+
+
+def test_a_write_that_leaves_nothing_still_varies() -> None:
+    """Set then delete on a new session: nothing stored, but the response read the session."""
+    eng = engine()
+    session = eng.resume(Begin(), None, facts())
+    session["a"] = 1
+    del session["a"]
+    commit = eng.commit(session, 200, facts())
+    assert commit.ops == () and commit.headers == (("vary", "Cookie"),)
