@@ -255,7 +255,7 @@ class SessionMiddleware:
                 # forwarding headers), so nothing is screened, resumed or built
                 # until the app touches the session; an untouched one commits
                 # nothing.  The facts are read at commit from the scope as it came.
-                fresh = self._fresh_type(loader=self._fresh)
+                fresh = self._fresh.session(self._fresh_type)
                 scope["session"] = fresh
                 sender = _Sender(self, send, fresh, None, None, dict(scope))
                 await self.app(scope, receive, sender)

@@ -70,10 +70,23 @@ class Fresh:
     ``limit`` is the config's ``max_data_bytes``.
     """
 
-    __slots__ = ("limit",)
+    __slots__ = ("entry", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        #: The placeholder entry of every unloaded session this stands in for.
+        self.entry = (self, None)
+
+    def session(self, twin: type[LazySession]) -> LazySession:
+        """A new unloaded session of class ``twin`` (LazySession or a lazy_type() twin).
+
+        The same object ``twin(loader=self)`` builds, without the keyword call
+        and its tuple: this runs for every request without a session cookie.
+        """
+        session = dict.__new__(twin)
+        session.accessed = session.modified = False
+        dict.__setitem__(session, _UNREAD, self.entry)  # type: ignore[misc]
+        return session
 
 
 class LazySession(Session):

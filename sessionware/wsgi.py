@@ -172,7 +172,7 @@ class WSGISessionMiddleware:
             # session.  The facts are read at commit, from the environ as it came.
             facts: RequestFacts | None = None
             came = dict(environ)
-            session = lazy_type(engine.session_type)(loader=self._fresh)
+            session = self._fresh.session(lazy_type(engine.session_type))
         else:
             came = environ
             facts = facts_from_environ(environ, shared.clients)

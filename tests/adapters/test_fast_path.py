@@ -305,3 +305,14 @@ async def test_a_write_without_cookie_past_the_limit_fails_where_it_is_made() ->
     _, sent = await call(middleware(app_doing(write), counting, max_data_bytes=100))
     assert len(raised) == 1 and counting.total == 0
     assert header(sent, b"set-cookie") == []
+
+
+def test_fresh_builds_unloaded_sessions_of_the_class_asked_for() -> None:
+    """``Fresh.session(twin)`` is ``twin(loader=fresh)``: unloaded, then a new empty session."""
+    fresh = Fresh(100)
+    session: Session = fresh.session(LazySession)
+    assert unloaded(session) and not session.accessed and not session.modified
+    assert session.get("n") is None
+    assert type(session) is Session and session.accessed
+    with pytest.raises(SessionDataTooLarge):
+        session["big"] = "x" * 200
