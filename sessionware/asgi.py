@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from .adapters import (
@@ -35,16 +36,17 @@ from .adapters import (
 from .backends.base import Backend
 from .backends.memory import MemoryBackend
 from .config import SessionConfig
-from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, ConfigError, SessionDataTooLarge
 from .facts import Begin, RequestFacts
-from .lazy import AsyncLoader, lazy_type, unloaded
+from .lazy import Fresh, lazy_type, unloaded
 from .records import APPLIED
+from .scope import cookie_free, facts_from_scope
 from .session import Session
 from .ws_watch import watch
 
 if TYPE_CHECKING:
+    from .migration import Found
     from .tokens.service import TokenService
     from .tokens.transport import BearerGate
 
@@ -60,66 +62,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("sessionware")
-
-
-#: Headers facts_from_scope keeps (one dict lookup per header; repeats are joined).
-_WANTED = frozenset(
-    {
-        b"cookie",
-        b"user-agent",
-        b"host",
-        b"origin",
-        b"sec-fetch-site",
-        b"x-forwarded-for",
-        b"forwarded",
-        b"x-forwarded-proto",
-        b"x-forwarded-host",
-    }
-)
-
-
-def facts_from_scope(scope: Scope, clients: ClientResolver) -> RequestFacts:
-    seen: dict[bytes, str] = {}
-    for name, value in scope.get("headers", ()):
-        if name in _WANTED:
-            text = value.decode("latin-1")
-            if name in seen:
-                text = f"{seen[name]}{'; ' if name == b'cookie' else ', '}{text}"
-            seen[name] = text
-    client = scope.get("client")
-    peer = client[0] if client else None
-    scheme = scope.get("scheme", "http")
-    host = seen.get(b"host", "")
-    if clients.active and peer is not None and clients.trusted(peer):
-        peer_client, scheme, host = clients.resolve(
-            peer,
-            scheme,
-            host,
-            seen.get(b"x-forwarded-for"),
-            seen.get(b"forwarded"),
-            seen.get(b"x-forwarded-proto"),
-            seen.get(b"x-forwarded-host"),
-        )
-    else:
-        peer_client = peer
-        if not clients.warned and (b"x-forwarded-for" in seen or b"forwarded" in seen):
-            clients.untrusted(peer)
-    get = seen.get
-    query = scope.get("query_string")
-    # Positional, in field order: keywords cost a third more on this per-request path.
-    return RequestFacts(
-        scope.get("method", "GET"),
-        scope.get("path", "/"),
-        query.decode("latin-1") if query else "",
-        get(b"cookie"),
-        peer_client,
-        get(b"user-agent", ""),
-        peer,
-        scheme,
-        host,
-        get(b"origin"),
-        get(b"sec-fetch-site"),
-    )
 
 
 async def _refuse(send: Send, refusal: Refusal, websocket: bool = False) -> None:
@@ -185,11 +127,26 @@ async def _report_broken(message: str, scope: Scope, receive: Receive, send: Sen
 _VARY_COOKIE = (b"vary", b"Cookie")
 
 
+_VARY_ONLY = (("vary", "Cookie"),)
+
+
 def _with_headers(message: Message, add: tuple[tuple[str, str], ...]) -> Message:
-    replace_cache = any(name == "cache-control" for name, _ in add)
-    vary = any(name == "vary" for name, _ in add)
+    """The app's start message plus ours; ``Vary`` merged into the app's own, never doubled."""
+    own = message.get("headers", ())
+    if add == _VARY_ONLY:  # a read adds only Vary, and most responses carry none of their own
+        for k, _ in own:
+            if k.lower() == b"vary":
+                break
+        else:
+            return {**message, "headers": [*own, _VARY_COOKIE]}
+    replace_cache = vary = False
+    for name, _ in add:  # a loop, not two any(): this runs on every read
+        if name == "vary":
+            vary = True
+        elif name == "cache-control":
+            replace_cache = True
     headers: list[tuple[bytes, bytes]] = []
-    for k, v in message.get("headers", ()):
+    for k, v in own:
         lower = k.lower()
         if vary and lower == b"vary":
             # Merged into the app's own Vary, never a second header (RFC 9110 §12.5.5).
@@ -278,13 +235,32 @@ class SessionMiddleware:
         #: ``load="lazy"``: the store is read by ``await sessionware.load_session(request)``.
         self.lazy = load == "lazy"
         self._inline = _inline(self.backend)
+        #: The fast path applies: no legacy cookies to screen and no bearer tokens.
+        self._plain = self.shared.legacy is None and self._bearer is None
+        self._cookie_name = self.config.cookie_name.encode("latin-1")
+        # The fast path's session class and loader, looked up once (the engine's
+        # session class is fixed by then; only the WSGI Flask extension sets its own).
+        self._fresh_type = lazy_type(self.engine.session_type)
+        self._fresh = Fresh(self.config.max_data_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if self.broken is not None:
             await _report_broken(self.broken, scope, receive, send)
             return
-        if kind != "http" and kind != "websocket":
+        if kind == "http":
+            if self._plain and cookie_free(scope, self._cookie_name):
+                # The fast path (issue #16): the engine would pass this request
+                # without a look (no session cookie, nothing URL-borne, no
+                # forwarding headers), so nothing is screened, resumed or built
+                # until the app touches the session; an untouched one commits
+                # nothing.  The facts are read at commit from the scope as it came.
+                fresh = self._fresh.session(self._fresh_type)
+                scope["session"] = fresh
+                sender = _Sender(self, send, fresh, None, None, dict(scope))
+                await self.app(scope, receive, sender)
+                return
+        elif kind != "websocket":
             await self.app(scope, receive, send)
             return
         shared, engine = self.shared, self.engine
@@ -320,9 +296,9 @@ class SessionMiddleware:
         ):
             # load="lazy": read by load_session() (CSRF decisions need it now, so those load).
             lazy = lazy_type(engine.session_type)
-            session = lazy(aloader=self._resumer(begin, facts, websocket))
+            session = lazy(aloader=partial(self._resume, begin, facts, websocket))
         else:
-            session = await self._resumer(begin, facts, websocket)()
+            session = await self._resume(begin, facts, websocket)
             if (
                 refusal := shared.forged(facts, session, websocket=websocket, legacy=found)
             ) is not None:
@@ -332,91 +308,123 @@ class SessionMiddleware:
                 session = await legacy.aadopt(found, session, shared.backend, engine.clock())
                 await shared.areport(found.events)
         scope["session"] = session
-        if kind == "websocket":
+        if websocket:
             if session.record is not None:  # a revoked session's socket closes (1008)
                 receive = watch(receive, send, shared.backend, session.record.key, engine.clock)
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, _Sender(self, send, session, facts, found, None))
 
-        swallow = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal swallow
-            if swallow:
-                return
-            if message["type"] != "http.response.start":
-                await send(message)
-                return
-            if unloaded(session):
-                # Never loaded, so never used or changed: nothing to commit, nothing touched,
-                # and no Vary (the response does not depend on the session).
-                await send(message)
-                return
-            if (refusal := shared.forged_login(facts, session)) is not None:
-                swallow = True
-                await _refuse(send, refusal)
-                return
+    async def _commit(self, message: Message, sender: _Sender) -> None:
+        """Commit at the response's start, then send it (or the canned reply replacing it)."""
+        shared, engine, legacy = self.shared, self.engine, self.shared.legacy
+        session, found, send, facts = sender.session, sender.found, sender.send, sender.facts
+        if facts is None:  # the fast path: built now, from the scope as the request came
+            assert sender.scope is not None
+            facts = facts_from_scope(sender.scope, shared.clients)
+        if (refusal := shared.forged_login(facts, session)) is not None:
+            sender.swallowed = True
+            await _refuse(send, refusal)
+            return
+        try:
+            commit = engine.commit(session, message["status"], facts)
+        except SessionDataTooLarge as exc:
+            log.error("session not saved: %s", exc)
+            sender.swallowed = True
+            await _reply(send, *TOO_LARGE, [])
+            return
+        result = APPLIED
+        if commit.ops:
+            commit = shared.admit(commit, facts)
             try:
-                commit = engine.commit(session, message["status"], facts)
-            except SessionDataTooLarge as exc:
-                log.error("session not saved: %s", exc)
-                swallow = True
+                if self._inline:
+                    result = shared.backend.apply(commit.ops, engine.clock())
+                else:
+                    result = await shared.backend.aapply(commit.ops, engine.clock())
+            except BackendError as exc:
+                sender.swallowed = True
+                await shared.areport([store_event(exc, facts.client, shared.down(exc))])
+                await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
+                return
+            if result.too_large:  # the store's own cap (concurrent writers)
+                log.error("session not saved: the stored session would pass max_data_bytes")
+                sender.swallowed = True
                 await _reply(send, *TOO_LARGE, [])
                 return
-            result = APPLIED
-            if commit.ops:
-                commit = shared.admit(commit, facts)
-                try:
-                    if self._inline:
-                        result = shared.backend.apply(commit.ops, engine.clock())
-                    else:
-                        result = await shared.backend.aapply(commit.ops, engine.clock())
-                except BackendError as exc:
-                    await shared.areport([store_event(exc, facts.client, shared.down(exc))])
-                    swallow = True
-                    await _reply(send, *UNAVAILABLE, [(b"retry-after", b"2")])
-                    return
-                if result.too_large:  # the store's own cap (concurrent writers)
-                    log.error("session not saved: the stored session would pass max_data_bytes")
-                    swallow = True
-                    await _reply(send, *TOO_LARGE, [])
-                    return
-            if commit.ops or commit.events:
-                headers, events = engine.finish(commit, result, facts)
-                if events:
-                    await shared.areport(events)
-            else:  # a read or an untouched session: finish() would add nothing
-                headers = commit.headers
-            if found is not None and legacy is not None:
-                headers = legacy.with_headers(found, commit.sets_cookie, headers)
-            await send(_with_headers(message, headers) if headers else message)
+        if commit.ops or commit.events:
+            headers, events = engine.finish(commit, result, facts)
+            if events:
+                await shared.areport(events)
+        else:  # a read or an untouched session: finish() would add nothing
+            headers = commit.headers
+        if found is not None and legacy is not None:
+            headers = legacy.with_headers(found, commit.sets_cookie, headers)
+        await send(_with_headers(message, headers) if headers else message)
 
-        await self.app(scope, receive, send_wrapper)
-
-    def _resumer(self, begin: Begin, facts: RequestFacts, websocket: bool) -> AsyncLoader:
+    async def _resume(self, begin: Begin, facts: RequestFacts, websocket: bool) -> Session:
         """The load and resume of this request: run at once (eager) or on demand (lazy)."""
-        shared, engine, inline = self.shared, self.engine, self._inline
+        shared, record, unavailable, ending = self.shared, None, None, None
+        if begin.key is not None:
+            if self._inline:
+                record, unavailable = shared.load(begin.key)
+            else:
+                record, unavailable = await shared.aload(begin.key)
+            if record is None and not unavailable and shared.tombstones:
+                ending = await shared.aending(begin.key)  # a dead cookie only
+        session = self.engine.resume(
+            begin,
+            record,
+            facts,
+            read_only=websocket,
+            unavailable=unavailable,
+            ending=ending,
+        )
+        if session.pending_events:
+            await shared.areport(session.pending_events, facts)
+            session.pending_events.clear()
+        return session
 
-        async def resume() -> Session:
-            record, unavailable, ending = None, None, None
-            if begin.key is not None:
-                if inline:
-                    record, unavailable = shared.load(begin.key)
-                else:
-                    record, unavailable = await shared.aload(begin.key)
-                if record is None and not unavailable and shared.tombstones:
-                    ending = await shared.aending(begin.key)  # a dead cookie only
-            session = engine.resume(
-                begin,
-                record,
-                facts,
-                read_only=websocket,
-                unavailable=unavailable,
-                ending=ending,
-            )
-            if session.pending_events:
-                await shared.areport(session.pending_events, facts)
-                session.pending_events.clear()
-            return session
 
-        return resume
+class _Sender:
+    """The app's ``send`` for one request: commits at ``http.response.start``.
+
+    One object per request instead of a closure and its cells.  A call
+    returns ``send``'s own awaitable rather than being a coroutine of its
+    own, so a body message costs one call, not two frames.  ``facts`` is
+    None on the fast path: then they are built at commit, from ``scope`` as
+    the request came (a shallow copy taken before the app ran).
+    """
+
+    __slots__ = ("facts", "found", "middleware", "scope", "send", "session", "swallowed")
+
+    def __init__(
+        self,
+        middleware: SessionMiddleware,
+        send: Send,
+        session: Session,
+        facts: RequestFacts | None,
+        found: Found | None,
+        scope: Scope | None,
+    ) -> None:
+        self.middleware = middleware
+        self.send = send
+        self.session = session
+        self.facts = facts
+        self.found = found
+        self.scope = scope
+        #: A canned reply replaced the app's response: drop the app's messages.
+        self.swallowed = False
+
+    def __call__(self, message: Message) -> Awaitable[None]:
+        if self.swallowed:
+            return _nothing()
+        if message["type"] != "http.response.start" or unloaded(self.session):
+            # A body, or a session never loaded, so never used or changed: nothing
+            # to commit, nothing touched, and no Vary (the response does not
+            # depend on the session).
+            return self.send(message)
+        return self.middleware._commit(message, self)
+
+
+async def _nothing() -> None:
+    """What ``send`` does once a canned reply replaced the app's response."""

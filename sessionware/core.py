@@ -65,6 +65,9 @@ URL_ID_NAMES = frozenset({"session", "sid", "sessionid", "session_id", "jsession
 #: base64url), which covers our signed shape and every common stack's IDs.
 _ID_LIKE = re.compile(r"[A-Za-z0-9_.~-]{22,}")
 
+#: How many verified cookie values :meth:`Engine.begin` remembers (then it starts over).
+VERIFIED_CACHE = 4096
+
 NO_SESSION = Begin()
 NOTHING = Commit()
 _VARY = ("vary", "Cookie")
@@ -87,6 +90,12 @@ class Engine:
         self._name = config.cookie_name
         self._url_names = URL_ID_NAMES | {config.cookie_name.lower()}
         self.planner = Planner(config, self.ids, self.cookies, clock)
+        # Cookie values whose signature verified, with their storage keys: a
+        # returning session's HMAC and keyed hash are computed once, not on each
+        # request.  Only values that verified enter (a forged one never does), and
+        # the store still decides whether the session lives; a lookup needs the
+        # exact signed value, so it tells a client nothing it does not hold.
+        self._verified: dict[str, str] = {}
         #: The store keeps tombstones (set by the adapters): then the engine's own
         #: memory of recent logouts, a fallback for stores without them, is unused.
         self.tombstones = False
@@ -118,14 +127,21 @@ class Engine:
         if len(values) > 1:
             event = Event("cookie_tossing", facts.client, detail={"count": len(values)})
             return Begin(presented=True, events=(*events, event))
-        verified = self.ids.unsign(values[0])
-        if verified is None:
-            # Only our own shape with a failing signature is a forgery; a legacy or
-            # foreign cookie under our name is its own kind (the guard ignores it).
-            kind = "bad_signature" if self.ids.shaped(values[0]) else "foreign_cookie"
-            event = Event(kind, facts.client, detail={"length": len(values[0])})
-            return Begin(presented=True, events=(*events, event))
-        return Begin(key=self.ids.storage_key(*verified), presented=True, events=events)
+        value = values[0]
+        key = self._verified.get(value)
+        if key is None:
+            verified = self.ids.unsign(value)
+            if verified is None:
+                # Only our own shape with a failing signature is a forgery; a legacy or
+                # foreign cookie under our name is its own kind (the guard ignores it).
+                kind = "bad_signature" if self.ids.shaped(value) else "foreign_cookie"
+                event = Event(kind, facts.client, detail={"length": len(value)})
+                return Begin(presented=True, events=(*events, event))
+            key = self.ids.storage_key(*verified)
+            if len(self._verified) >= VERIFIED_CACHE:
+                self._verified.clear()
+            self._verified[value] = key
+        return Begin(key=key, presented=True, events=events)
 
     def _url_id(self, facts: RequestFacts) -> bool:
         """True when a parameter named like a session ID carries a value that could be one."""
@@ -147,6 +163,14 @@ class Engine:
         return False
 
     # -- step 2 --------------------------------------------------------------------
+
+    def fresh(self) -> Session:
+        """A new empty session: what :meth:`resume` gives a request that presented none.
+
+        The adapters' fast path loads it lazily, for a request :meth:`begin`
+        would have passed without a look (no session cookie, nothing URL-borne).
+        """
+        return self.session_type(limit=self.config.max_data_bytes)
 
     def resume(
         self,

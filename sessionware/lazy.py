@@ -36,7 +36,7 @@ from typing import Any, TypeGuard, cast
 
 from .session import Session
 
-__all__ = ["LazySession", "lazy_type", "load_session", "unloaded"]
+__all__ = ["Fresh", "LazySession", "lazy_type", "load_session", "unloaded"]
 
 Loader = Callable[[], Session]
 AsyncLoader = Callable[[], Awaitable[Session]]
@@ -58,6 +58,35 @@ class _Unread:
 
 
 _UNREAD = _Unread()
+
+
+class Fresh:
+    """In place of a loader: the session is a new empty one, set up in place on first use.
+
+    For a request without a session cookie (the adapters' fast path, issue
+    #16) there is nothing to load: the unloaded object itself becomes the new
+    session, so a cookie-less request that reads its session (an anonymous
+    page checking for a user) builds one session object, not two.
+    ``limit`` is the config's ``max_data_bytes``.
+    """
+
+    __slots__ = ("entry", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        #: The placeholder entry of every unloaded session this stands in for.
+        self.entry = (self, None)
+
+    def session(self, twin: type[LazySession]) -> LazySession:
+        """A new unloaded session of class ``twin`` (LazySession or a lazy_type() twin).
+
+        The same object ``twin(loader=self)`` builds, without the keyword call
+        and its tuple: this runs for every request without a session cookie.
+        """
+        session = dict.__new__(twin)
+        session.accessed = session.modified = False
+        dict.__setitem__(session, _UNREAD, self.entry)  # type: ignore[misc]
+        return session
 
 
 class LazySession(Session):
@@ -86,7 +115,7 @@ class LazySession(Session):
     def __init__(
         self,
         *,
-        loader: Loader | None = None,
+        loader: Loader | Fresh | None = None,
         aloader: AsyncLoader | None = None,
     ) -> None:
         # Session.__init__ is not run: the resumed session's state replaces it all
@@ -105,9 +134,20 @@ class LazySession(Session):
     def load(self) -> None:
         """Read the session now on the blocking face."""
         loader, _ = dict.__getitem__(self, _UNREAD)  # type: ignore[misc]
-        if loader is None:
+        if type(loader) is Fresh:
+            self._start(loader.limit)
+        elif loader is None:
             raise RuntimeError(NOT_LOADED)
-        self._become(loader())
+        else:
+            self._become(loader())
+
+    def _start(self, limit: int) -> None:
+        """Be a new empty session of the class this one stands in for, in place."""
+        base = type(self).__mro__[1]  # Session, or the class lazy_type() made a twin of
+        dict.clear(self)
+        # What Engine.fresh() does, on this object (the class's own __init__, if any).
+        base.__init__(self, limit=limit)  # type: ignore[misc]
+        object.__setattr__(self, "__class__", base)
 
     async def aload(self) -> None:
         """Read the session now on the async face."""

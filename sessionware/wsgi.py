@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from .adapters import (
     BAD_REQUEST,
@@ -30,12 +31,13 @@ from .config import SessionConfig
 from .defences.client_address import ClientResolver
 from .defences.csrf import UNSAFE_METHODS
 from .errors import BackendError, SessionDataTooLarge
-from .facts import RequestFacts
-from .lazy import lazy_type, unloaded
+from .facts import Begin, Header, RequestFacts
+from .lazy import Fresh, lazy_type, unloaded
 from .records import APPLIED
 from .session import Session
 
 if TYPE_CHECKING:
+    from .migration import Found
     from .tokens.service import TokenService
     from .tokens.transport import BearerGate
 
@@ -98,6 +100,13 @@ def _status_code(status: str) -> int:
         return 500
 
 
+class _Canned(NamedTuple):
+    """A short reply that replaces the app's response: ``(status, body)`` and extra headers."""
+
+    reply: tuple[int, bytes]
+    extra: list[tuple[str, str]]
+
+
 class _Body:
     """The app's iterable, replaced by ``override`` when the commit failed."""
 
@@ -148,100 +157,131 @@ class WSGISessionMiddleware:
         self.backend = self.shared.backend
         self.engine = self.shared.engine
         self._bearer: BearerGate | None = self.shared.bearer(tokens, transport)
+        #: The fast path applies: no legacy cookies to screen and no bearer tokens.
+        self._plain = self.shared.legacy is None and self._bearer is None
+        self._cookie_name = self.config.cookie_name
+        self._fresh = Fresh(self.config.max_data_bytes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         shared, engine = self.shared, self.engine
-        facts = facts_from_environ(environ, shared.clients)
-        legacy, found = shared.legacy, None
-        if legacy is not None:
-            facts, found = legacy.screen(facts)
-        begin = engine.begin(facts)
-        if begin.events:
-            shared.report(begin.events, facts)
-            if (refusal := shared.blocked(facts, begin)) is not None:
-                return _refuse(start_response, refusal)
-        if begin.status is not None:
-            return _reply(start_response, *BAD_REQUEST, [])
-        if self._bearer is not None:  # token mode: a Bearer request never reaches the cookie path
-            served = self._bearer.serve_wsgi(
-                environ, start_response, self.app, ENVIRON_KEY, facts.client
-            )
-            if served is not None:
-                return served
-
-        def resume() -> Session:
-            record, unavailable, ending = None, None, None
-            if begin.key is not None:
-                record, unavailable = shared.load(begin.key)
-                if record is None and not unavailable and shared.tombstones:
-                    ending = shared.ending(begin.key)  # a dead cookie only
-            resumed = engine.resume(begin, record, facts, unavailable=unavailable, ending=ending)
-            if resumed.pending_events:
-                shared.report(resumed.pending_events, facts)
-                resumed.pending_events.clear()
-            return resumed
-
+        found = None
         session: Session
-        if begin.key is not None and found is None and _csrf_free(shared, facts):
-            # Read on first access (issue #16): an untouched request costs no store call.
-            session = lazy_type(engine.session_type)(loader=resume)
+        if self._plain and _cookie_free(environ, self._cookie_name):
+            # The fast path (issue #16): the engine would pass this request without a
+            # look, so nothing is screened, resumed or built until the app touches the
+            # session.  The facts are read at commit, from the environ as it came.
+            facts: RequestFacts | None = None
+            came = dict(environ)
+            session = self._fresh.session(lazy_type(engine.session_type))
         else:
-            session = resume()
-            if (refusal := shared.forged(facts, session, legacy=found)) is not None:
-                return _refuse(start_response, refusal)
-            if found is not None and legacy is not None:
-                session = legacy.adopt(found, session, shared.backend, engine.clock())
-                shared.report(found.events)
+            came = environ
+            facts = facts_from_environ(environ, shared.clients)
+            legacy = shared.legacy
+            if legacy is not None:
+                facts, found = legacy.screen(facts)
+            begin = engine.begin(facts)
+            if begin.events:
+                shared.report(begin.events, facts)
+                if (refusal := shared.blocked(facts, begin)) is not None:
+                    return _refuse(start_response, refusal)
+            if begin.status is not None:
+                return _reply(start_response, *BAD_REQUEST, [])
+            if self._bearer is not None:  # token mode: Bearer requests skip the cookie path
+                served = self._bearer.serve_wsgi(
+                    environ, start_response, self.app, ENVIRON_KEY, facts.client
+                )
+                if served is not None:
+                    return served
+            resume = partial(self._resume, begin, facts)
+            if begin.key is not None and found is None and _csrf_free(shared, facts):
+                # Read on first access (issue #16): an untouched request costs no store call.
+                session = lazy_type(engine.session_type)(loader=resume)
+            else:
+                session = resume()
+                if (refusal := shared.forged(facts, session, legacy=found)) is not None:
+                    return _refuse(start_response, refusal)
+                if found is not None and legacy is not None:
+                    session = legacy.adopt(found, session, shared.backend, engine.clock())
+                    shared.report(found.events)
         environ[ENVIRON_KEY] = session
         body: _Body | None = None
         failure: list[bytes] = []
+        started = False
 
         def wrapped_start(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            if failure:
+            nonlocal started
+            if failure or unloaded(session):
+                # A canned reply was sent; or the session was never read, so never used
+                # or changed: nothing to commit, nothing touched, and no Vary (the
+                # response does not depend on the session).
+                started = True
                 return start_response(status, headers, exc_info)
-            if unloaded(session):
-                # Never read, so never used or changed: nothing to commit, nothing touched,
-                # and no Vary (the response does not depend on the session).
-                return start_response(status, headers, exc_info)
-            if (refusal := shared.forged_login(facts, session)) is not None:
-                reply = (refusal.status, refusal.body)
-                return self._fail(start_response, reply, [], failure, body)
-            try:
-                commit = engine.commit(session, _status_code(status), facts)
-            except SessionDataTooLarge as exc:
-                log.error("session not saved: %s", exc)
-                return self._fail(start_response, TOO_LARGE, [], failure, body)
-            result = APPLIED
-            if commit.ops:
-                commit = shared.admit(commit, facts)
-                try:
-                    result = shared.backend.apply(commit.ops, engine.clock())
-                except BackendError as exc:
-                    shared.report([store_event(exc, facts.client, shared.down(exc))])
-                    return self._fail(
-                        start_response, UNAVAILABLE, [("Retry-After", "2")], failure, body
-                    )
-                if result.too_large:  # the store's own cap (concurrent writers)
-                    log.error("session not saved: the stored session would pass max_data_bytes")
-                    return self._fail(start_response, TOO_LARGE, [], failure, body)
-            if commit.ops or commit.events:
-                add, events = engine.finish(commit, result, facts)
-                if events:
-                    shared.report(events)
-            else:  # a read or an untouched session: finish() would add nothing
-                add = commit.headers
-            if found is not None and legacy is not None:
-                add = legacy.with_headers(found, commit.sets_cookie, add)
+            at = facts if facts is not None else facts_from_environ(came, shared.clients)
+            add = self._commit(at, session, found, status)
+            if isinstance(add, _Canned):
+                return self._fail(start_response, add.reply, add.extra, failure, body)
             if add:
                 headers = _with_headers(headers, add)
+            started = True
             return start_response(status, headers, exc_info)
 
-        body = _Body(self.app(environ, wrapped_start))
+        iterable = self.app(environ, wrapped_start)
+        if started and not failure:
+            # The commit is done and the response started: nothing can replace the
+            # body any more, so the app's own iterable goes to the server unwrapped.
+            return iterable
+        body = _Body(iterable)
         if failure:
             body.override = failure[0]
         return body
+
+    def _resume(self, begin: Begin, facts: RequestFacts) -> Session:
+        """The load and resume of this request (run by the lazy session on first use)."""
+        shared, record, unavailable, ending = self.shared, None, None, None
+        if begin.key is not None:
+            record, unavailable = shared.load(begin.key)
+            if record is None and not unavailable and shared.tombstones:
+                ending = shared.ending(begin.key)  # a dead cookie only
+        resumed = self.engine.resume(begin, record, facts, unavailable=unavailable, ending=ending)
+        if resumed.pending_events:
+            shared.report(resumed.pending_events, facts)
+            resumed.pending_events.clear()
+        return resumed
+
+    def _commit(
+        self, facts: RequestFacts, session: Session, found: Found | None, status: str
+    ) -> tuple[Header, ...] | _Canned:
+        """The headers to add at ``start_response``, or the canned reply that replaces it."""
+        shared, engine, legacy = self.shared, self.engine, self.shared.legacy
+        if (refusal := shared.forged_login(facts, session)) is not None:
+            return _Canned((refusal.status, refusal.body), [])
+        try:
+            commit = engine.commit(session, _status_code(status), facts)
+        except SessionDataTooLarge as exc:
+            log.error("session not saved: %s", exc)
+            return _Canned(TOO_LARGE, [])
+        result = APPLIED
+        if commit.ops:
+            commit = shared.admit(commit, facts)
+            try:
+                result = shared.backend.apply(commit.ops, engine.clock())
+            except BackendError as exc:
+                shared.report([store_event(exc, facts.client, shared.down(exc))])
+                return _Canned(UNAVAILABLE, [("Retry-After", "2")])
+            if result.too_large:  # the store's own cap (concurrent writers)
+                log.error("session not saved: the stored session would pass max_data_bytes")
+                return _Canned(TOO_LARGE, [])
+        if commit.ops or commit.events:
+            add, events = engine.finish(commit, result, facts)
+            if events:
+                shared.report(events)
+        else:  # a read or an untouched session: finish() would add nothing
+            add = commit.headers
+        if found is not None and legacy is not None:
+            add = legacy.with_headers(found, commit.sets_cookie, add)
+        return add
 
     @staticmethod
     def _fail(
@@ -263,8 +303,12 @@ def _with_headers(
     headers: list[tuple[str, str]], add: tuple[tuple[str, str], ...]
 ) -> list[tuple[str, str]]:
     """The app's headers plus ours; ``Vary`` merged into the app's own, never doubled."""
-    replace_cache = any(name == "cache-control" for name, _ in add)
-    vary = any(name == "vary" for name, _ in add)
+    replace_cache = vary = False
+    for name, _ in add:  # loops, not generators: this runs on every read
+        if name == "vary":
+            vary = True
+        elif name == "cache-control":
+            replace_cache = True
     out: list[tuple[str, str]] = []
     for k, v in headers:
         lower = k.lower()
@@ -273,8 +317,25 @@ def _with_headers(
         elif replace_cache and lower == "cache-control":
             continue
         out.append((k, v))
-    out.extend((k, v) for k, v in add if k != "vary" or vary)
+    for k, v in add:
+        if k != "vary" or vary:
+            out.append((k, v))
     return out
+
+
+def _cookie_free(environ: dict[str, Any], name: str) -> bool:
+    """True when the engine would pass this request without a look.
+
+    No session cookie (so nothing to verify or to find tossed, FX-05), no
+    query string and no ``;`` path parameters (so no URL-borne ID, FX-01),
+    and no forwarding header (resolved or reported with the facts).
+    """
+    if environ.get("QUERY_STRING") or ";" in environ.get("PATH_INFO", ""):
+        return False
+    if "HTTP_X_FORWARDED_FOR" in environ or "HTTP_FORWARDED" in environ:
+        return False
+    cookie = environ.get("HTTP_COOKIE")
+    return not cookie or name not in cookie
 
 
 def _csrf_free(shared: Shared, facts: RequestFacts) -> bool:
