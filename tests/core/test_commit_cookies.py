@@ -14,7 +14,7 @@ import pytest
 
 from sessionware import Session
 
-from .commit_site import Site
+from .commit_site import CLIENT, Site
 
 DAY = 24 * 3600
 
@@ -144,9 +144,13 @@ def test_a_permanent_anonymous_session_persists_its_cookie() -> None:
     assert site.request(_read, reply.value).session.remember is True
 
 
-def test_data_written_after_a_logout_starts_a_plain_session() -> None:
-    """logout() then a flash message: a new anonymous session, never remember-me."""
-    site = Site()
+@pytest.mark.parametrize(("mode", "max_age"), [("remember", None), ("always", 1800)])
+def test_data_written_after_a_logout_starts_a_plain_session(
+    mode: str, max_age: int | None
+) -> None:
+    """logout() then a flash message: a new anonymous session, never remember-me, with
+    the cookie a plain session gets in this mode and its own ``created`` event."""
+    site = Site(cookie_lifetime=mode, idle_timeout=1800)
     login = site.login(remember=True)
 
     def app(session: Session) -> None:
@@ -154,6 +158,23 @@ def test_data_written_after_a_logout_starts_a_plain_session() -> None:
         session["flash"] = "bye"
 
     reply = site.request(app, login.value)
-    assert reply.value not in (None, login.value) and reply.max_age is None
+    assert reply.value not in (None, login.value) and reply.max_age == max_age
+    (created,) = [e for e in reply.events if e.kind == "created"]
     after = site.request(_read, reply.value).session
     assert after.user_id is None and after["flash"] == "bye" and after.remember is False
+    assert created.client == CLIENT and created.handle == after.handle
+    assert created.handle not in (None, login.session.handle)
+
+
+def test_logout_without_a_cookie_sends_no_cookie() -> None:
+    """A visitor with no session who hits /logout gets no Set-Cookie at all."""
+    reply = Site().request(lambda s: s.logout())
+    assert reply.set_cookie is None
+
+
+def test_logout_with_a_dead_cookie_tells_the_browser_to_drop_it() -> None:
+    """A cookie whose session is gone is deleted on logout, like any dead cookie."""
+    site = Site()
+    cookie = site.login().value
+    site.request(lambda s: s.logout(), cookie)
+    assert site.request(lambda s: s.logout(), cookie).deleted

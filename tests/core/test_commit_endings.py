@@ -38,6 +38,17 @@ def test_logging_out_a_session_revoked_for_binding_keeps_the_binding_reason() ->
     assert again.kinds == ["ended"]
 
 
+def test_a_session_revoked_for_binding_keeps_the_reason_for_its_owner() -> None:
+    """Binding breaks on a plain read: the record is purged with a "binding" tombstone,
+    so the owner's next request is told why it was signed out."""
+    site = Site(binding="revoke")
+    cookie = site.login().value
+    stolen = site.request(lambda s: s.get("n"), cookie, agent=OTHER_AGENT)
+    assert stolen.deleted and stolen.session.user_id is None
+    again = site.request(lambda s: s.get("n"), cookie)
+    assert again.session.user_id is None and again.session.end_reason == "binding"
+
+
 def test_clearing_a_session_revoked_for_binding_deletes_it_for_every_browser() -> None:
     """clear() on the unbound session still purges the stored record (not just this view)."""
     site = Site(binding="revoke")

@@ -17,7 +17,7 @@ import pytest
 from sessionware import Session, SessionDataTooLarge, SessionManager
 from sessionware.records import encode, entry_size
 
-from .commit_site import OTHER_AGENT, Site
+from .commit_site import CLIENT, OTHER_AGENT, Site
 
 CART = ["abcdef"] * 6
 
@@ -183,5 +183,5 @@ def test_an_anonymous_session_gets_a_handle_when_it_is_created() -> None:
     site = Site()
     reply = site.request(lambda s: s.update(n=1))
     (event,) = [e for e in reply.events if e.kind == "created"]
-    assert event.handle
+    assert event.handle and event.client == CLIENT
     assert site.request(lambda s: s.get("n"), reply.value).session.handle == event.handle
