@@ -178,3 +178,28 @@ def test_logout_with_a_dead_cookie_tells_the_browser_to_drop_it() -> None:
     cookie = site.login().value
     site.request(lambda s: s.logout(), cookie)
     assert site.request(lambda s: s.logout(), cookie).deleted
+
+
+def test_a_deletion_alone_is_saved_before_any_touch_is_due() -> None:
+    """``del session[key]`` with nothing else changed is written at once."""
+    site = Site(touch_interval=60)
+    cookie = site.request(lambda s: s.update(a=1, b=2)).value
+    site.request(lambda s: s.pop("a"), cookie)
+    assert dict(site.request(_read, cookie).session) == {"b": 2}
+
+
+def _set_and_unset(session: Session) -> None:
+    session["tmp"] = 1
+    del session["tmp"]
+
+
+def test_a_write_that_changes_nothing_neither_touches_nor_resends() -> None:
+    """A key set and deleted again in one request, before a touch is due: the stored
+    session is left as it was and no cookie is sent, even under "always"."""
+    site = Site(cookie_lifetime="always", touch_interval=60)
+    created = site.request(lambda s: s.update(n=1))
+    before = site.request(_read, created.value).session.last_active
+    site.clock.advance(10)
+    assert site.request(_set_and_unset, created.value).set_cookie is None
+    site.clock.advance(10)
+    assert site.request(_read, created.value).session.last_active == before
