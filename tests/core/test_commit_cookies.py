@@ -145,9 +145,7 @@ def test_a_permanent_anonymous_session_persists_its_cookie() -> None:
 
 
 @pytest.mark.parametrize(("mode", "max_age"), [("remember", None), ("always", 1800)])
-def test_data_written_after_a_logout_starts_a_plain_session(
-    mode: str, max_age: int | None
-) -> None:
+def test_data_written_after_a_logout_starts_a_plain_session(mode: str, max_age: int | None) -> None:
     """logout() then a flash message: a new anonymous session, never remember-me, with
     the cookie a plain session gets in this mode and its own ``created`` event."""
     site = Site(cookie_lifetime=mode, idle_timeout=1800)

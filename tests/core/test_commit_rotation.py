@@ -185,3 +185,14 @@ def test_an_anonymous_session_gets_a_handle_when_it_is_created() -> None:
     (event,) = [e for e in reply.events if e.kind == "created"]
     assert event.handle and event.client == CLIENT
     assert site.request(lambda s: s.get("n"), reply.value).session.handle == event.handle
+
+
+def test_deleting_keys_of_data_over_a_lowered_cap_is_saved() -> None:
+    """Only writes are capped: a session stored under a larger cap can always shrink."""
+    big = Site()
+    cookie = big.login().value
+    big.request(lambda s: s.update(blob="x" * 500, a=1), cookie)
+    small = Site(big.clock, big.backend, max_data_bytes=100)
+    small.clock.advance(1)
+    assert small.request(lambda s: s.pop("a"), cookie).ok
+    assert dict(small.request(lambda s: s.get("n"), cookie).session) == {"blob": "x" * 500}
