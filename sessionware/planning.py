@@ -171,7 +171,8 @@ class Planner:
         expires_at: float,
         remember: bool,
         now: float,
-        always: bool = False,
+        # equivalent: the only call without it slides, so max_age is never None there
+        always: bool = False,  # pragma: no mutate
     ) -> str | None:
         """The presented cookie again, with the Max-Age this session now has."""
         values = read_session_cookies(facts.cookie or "", self.config.cookie_name)
