@@ -32,9 +32,7 @@ def _engine(clock: FakeClock, **fields: Any) -> Engine:
 
 def _facts(engine: Engine, cookie: str | None, scheme: str) -> RequestFacts:
     name = engine.config.cookie_name
-    return RequestFacts(
-        cookie=f"{name}={cookie}" if cookie else None, client=CLIENT, scheme=scheme
-    )
+    return RequestFacts(cookie=f"{name}={cookie}" if cookie else None, client=CLIENT, scheme=scheme)
 
 
 def _cookie_value(headers: tuple[tuple[str, str], ...], name: str) -> str:

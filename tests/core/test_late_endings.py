@@ -267,4 +267,3 @@ def test_a_logged_binding_mismatch_keeps_the_session_and_its_limit(clock: FakeCl
     assert visit.kinds == ["binding_mismatch"] and visit.session.end_reason is None
     with pytest.raises(SessionDataTooLarge):
         visit.session["big"] = "x" * 500
-

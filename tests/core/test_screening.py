@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
+from sessionware import Event
 from sessionware.cookies import MAX_HEADER
+from sessionware.ids import new_id
 
 from .conftest import Browser, read, write
 
@@ -24,9 +26,9 @@ V = "kR3v9xQe0YwT2bN7mLp4sHz8"
 NAME = "__Host-session"
 
 
-def _only(kinds: list[str], events: list, kind: str):  # type: ignore[no-untyped-def,type-arg]
+def _only(events: list[Event], kind: str) -> Event:
     matching = [e for e in events if e.kind == kind]
-    assert len(matching) == 1, kinds
+    assert len(matching) == 1, [e.kind for e in events]
     return matching[0]
 
 
@@ -69,7 +71,7 @@ def test_url_id_event_names_the_client_and_the_path_without_its_parameters(
     for policy in ("reject", "ignore"):
         browser = make_browser(url_id_policy=policy)
         response = browser.request(read(), path=path, query=query)
-        event = _only(response.kinds, response.events, "url_id")
+        event = _only(response.events, "url_id")
         assert event.client == CLIENT
         assert event.detail == {"path": shown}
         assert V not in repr(event.as_dict())
@@ -124,7 +126,7 @@ def test_a_header_of_exactly_the_limit_is_read(browser: Browser) -> None:
     assert response.session == {"n": 1} and response.events == []
     over = at_limit + "x"
     response = browser.request(read(), cookie=over)
-    event = _only(response.kinds, response.events, "oversized")
+    event = _only(response.events, "oversized")
     assert event.client == CLIENT and event.detail == {"cookie_bytes": MAX_HEADER + 1}
     assert response.kinds == ["oversized"]
     assert response.session is not None and response.session.is_new
@@ -153,7 +155,7 @@ def test_tossed_cookies_report_how_many_came(browser: Browser, copies: int) -> N
     browser.request(write(n=1))
     header = "; ".join([f"{NAME}={browser.cookie}"] * copies)
     response = browser.request(read(), cookie=header)
-    event = _only(response.kinds, response.events, "cookie_tossing")
+    event = _only(response.events, "cookie_tossing")
     assert response.kinds == ["cookie_tossing"]
     assert event.client == CLIENT and event.detail == {"count": copies}
     assert response.session is not None and response.session.is_new
@@ -191,7 +193,5 @@ def test_a_cookie_signed_with_a_retired_key_still_loads(
 
 def test_an_unknown_id_event_names_the_client(browser: Browser) -> None:
     """A well-signed ID with no record: unknown_id from the request's client."""
-    from sessionware.ids import new_id
-
     response = browser.request(read(), cookie=f"{NAME}={browser.engine.ids.sign(new_id())}")
     assert response.kinds == ["unknown_id"] and response.events[0].client == CLIENT
