@@ -24,7 +24,8 @@ import pytest
 from sessionware import Engine, Event, RequestFacts, Session, SessionConfig, SessionDataTooLarge
 from sessionware.backends import MemoryBackend
 from sessionware.endings import Ending
-from sessionware.records import APPLIED, Delete, Op
+from sessionware.ids import new_id
+from sessionware.records import APPLIED, Create, Delete, Op, Record
 from sessionware.testing import FakeClock
 
 from ..conftest import SECRET
@@ -88,8 +89,7 @@ class Site:
         record = backend.load(begin.key, store_now) if begin.key else None
         ending = None
         if begin.key and record is None:
-            tomb = backend.load_ending(begin.key, self.clock())
-            ending = None if tomb is None else Ending(tomb)
+            ending = self._ending(begin.key)
         session = engine.resume(begin, record, facts, read_only=read_only, ending=ending)
         events = list(begin.events) + session.pending_events
         session.pending_events.clear()
@@ -99,6 +99,17 @@ class Site:
         result = backend.apply(commit.ops, store_now) if commit.ops else APPLIED
         headers, more = engine.finish(commit, result, facts)
         return Visit(session, commit.ops, headers, events + more)
+
+    def _ending(self, key: str) -> Ending | None:
+        """The tombstone and, for a rotation, its live successor (as the adapters read it)."""
+        now = self.clock()
+        tomb = self.backend.load_ending(key, now)
+        if tomb is None or tomb.reason != "rotated":
+            return None if tomb is None else Ending(tomb)
+        successor = None if tomb.successor is None else self.backend.load(tomb.successor, now)
+        if successor is None and tomb.renewal:
+            successor = self.backend.load_handle(tomb.handle, now)
+        return Ending(tomb, successor)
 
 
 @pytest.fixture
@@ -155,13 +166,15 @@ def test_an_idle_deadline_the_store_missed_ends_the_session(clock: FakeClock) ->
     assert again.ops == ()
 
 
-def test_an_earlier_stored_deadline_is_the_one_reported(clock: FakeClock) -> None:
-    """A record stored with a shorter idle limit ends at its own deadline, not the engine's."""
+@pytest.mark.parametrize("after", [10 * MIN, 20 * MIN], ids=["at-the-deadline", "after-it"])
+def test_an_earlier_stored_deadline_is_the_one_reported(clock: FakeClock, after: float) -> None:
+    """A record stored with a shorter idle limit ends at its own deadline, not the engine's;
+    the deadline itself already counts as passed."""
     backend = MemoryBackend()
     start = clock()
     cookie, handle = _login(Site(clock, backend, idle_timeout=10 * MIN))
     lenient = Site(clock, backend, idle_timeout=30 * MIN)
-    clock.advance(20 * MIN)
+    clock.advance(after)
     visit = lenient.visit(cookie, store_lag=15 * MIN)
     _assert_ended(visit, "idle", start + 10 * MIN, handle)
     assert _only_delete(visit.ops).tombstone is not None
@@ -267,3 +280,133 @@ def test_a_logged_binding_mismatch_keeps_the_session_and_its_limit(clock: FakeCl
     assert visit.kinds == ["binding_mismatch"] and visit.session.end_reason is None
     with pytest.raises(SessionDataTooLarge):
         visit.session["big"] = "x" * 500
+
+
+@pytest.mark.parametrize("after", [0.0, MIN], ids=["at-the-deadline", "after-it"])
+def test_the_absolute_deadline_holds_even_if_the_store_would_keep_the_record(
+    clock: FakeClock, after: float
+) -> None:
+    """A stored expiry later than the absolute deadline (an operator's TTL change, a foreign
+    writer) does not extend the session: the engine ends it at absolute_at (EX-02)."""
+    site = Site(clock, MemoryBackend())
+    now = clock()
+    session_id = new_id()
+    record = Record(
+        key=site.engine.ids.storage_key(session_id),
+        handle="h-" + new_id()[:10],
+        created_at=now - 2 * MIN,
+        last_active=now - MIN,
+        expires_at=now + 60 * MIN,
+        absolute_at=now,
+        user_id="alice",
+    )
+    assert site.backend.apply([Create(record)], now).ok
+    clock.advance(after)
+    visit = site.visit(site.engine.ids.sign(session_id))
+    _assert_ended(visit, "absolute", now, record.handle)
+    assert visit.cookie() == ""
+
+
+# -- sessions that were live: their limits and read-only mode ------------------------------
+
+
+def test_a_loaded_session_refuses_oversized_data_at_the_offending_line(clock: FakeClock) -> None:
+    """max_data_bytes applies to a resumed session, not only to new ones (RS-03)."""
+    site = Site(clock, MemoryBackend(), max_data_bytes=200)
+    cookie, _ = _login(site)
+    visit = site.visit(cookie)
+    assert visit.session.user_id == "alice"
+    with pytest.raises(SessionDataTooLarge):
+        visit.session["big"] = "x" * 500
+
+
+@pytest.mark.parametrize("presented", [False, True], ids=["no-cookie", "unknown-cookie"])
+def test_a_new_session_refuses_oversized_data_at_the_offending_line(
+    clock: FakeClock, presented: bool
+) -> None:
+    """A fresh session, with or without a dead cookie, fails at the write, not at commit."""
+    site = Site(clock, MemoryBackend(), max_data_bytes=200)
+    cookie = site.engine.ids.sign(new_id()) if presented else None
+    visit = site.visit(cookie)
+    with pytest.raises(SessionDataTooLarge):
+        visit.session["big"] = "x" * 500
+
+
+@pytest.mark.parametrize("presented", [False, True], ids=["no-cookie", "unknown-cookie"])
+def test_a_websocket_without_a_live_session_gets_a_read_only_one(
+    clock: FakeClock, presented: bool
+) -> None:
+    """No cookie or a dead one on a websocket: an empty session that refuses writes."""
+    site = Site(clock, MemoryBackend())
+    cookie = site.engine.ids.sign(new_id()) if presented else None
+    visit = site.visit(cookie, read_only=True)
+    assert visit.session.is_new and visit.ops == () and visit.headers == ()
+    with pytest.raises(TypeError):
+        visit.session["n"] = 1
+
+
+def test_a_renewal_grace_window_serves_the_successor_with_its_limits(clock: FakeClock) -> None:
+    """Inside rotation_grace the old cookie of a renewal serves the new session (FX-07), still
+    bounded by max_data_bytes and still read-only on a websocket."""
+    site = Site(clock, MemoryBackend(), renew_interval=10 * MIN, max_data_bytes=200)
+    old, handle = _login(site)
+    clock.advance(11 * MIN)
+    renewed = site.visit(old, lambda s: s.get("n"))
+    assert "renewed" in renewed.kinds
+    new = renewed.cookie()
+    assert new and new != old
+    clock.advance(1)
+    served = site.visit(old)
+    assert served.session.user_id == "alice" and served.session.handle == handle
+    assert served.session.end_reason is None and served.events == []
+    with pytest.raises(SessionDataTooLarge):
+        served.session["big"] = "x" * 500
+    socket = site.visit(old, read_only=True)
+    assert socket.session.user_id == "alice"
+    with pytest.raises(TypeError):
+        socket.session["n"] = 1
+    assert socket.ops == () and socket.headers == ()
+
+
+# -- the store did not answer ------------------------------------------------------------------
+
+
+def _outage(site: Site, cookie: str, unavailable: Any) -> Visit:
+    engine = site.engine
+    facts = RequestFacts(cookie=f"{NAME}={cookie}", client=CLIENT, scheme="https")
+    begin = engine.begin(facts)
+    session = engine.resume(begin, None, facts, unavailable=unavailable)
+    events = list(session.pending_events)
+    session.pending_events.clear()
+    session.get("n")
+    commit = engine.commit(session, 200, facts)
+    headers, more = engine.finish(commit, APPLIED, facts)
+    return Visit(session, commit.ops, headers, events + more)
+
+
+@pytest.mark.parametrize(
+    ("unavailable", "detail"),
+    [
+        pytest.param(True, {}, id="bare"),
+        pytest.param(
+            {"store": "redis://10.0.0.9:6379/0", "cause": "TimeoutError"},
+            {"store": "redis://10.0.0.9:6379/0", "cause": "TimeoutError"},
+            id="described",
+        ),
+    ],
+)
+def test_a_store_outage_is_reported_and_keeps_the_cookie(
+    clock: FakeClock, unavailable: Any, detail: dict[str, str]
+) -> None:
+    """backend_down names the client and the store's own description; the user's cookie is
+    not dropped and nothing is purged, so the session comes back with the store."""
+    site = Site(clock, MemoryBackend())
+    cookie, _ = _login(site)
+    visit = _outage(site, cookie, unavailable)
+    assert visit.kinds == ["backend_down"]
+    event = visit.events[0]
+    assert event.client == CLIENT and event.detail == detail
+    assert visit.session.is_new and visit.session.end_reason is None
+    assert visit.ops == ()
+    assert visit.cookie() is None
+    assert site.visit(cookie).session.user_id == "alice"
