@@ -182,3 +182,78 @@ def test_a_write_that_cancels_itself_still_varies(browser: Browser, existing: bo
     response = browser.request(app)
     assert response.ops == () and response.set_cookie is None
     assert response.all("vary") == ["Cookie"]
+
+
+# -- the headers sent when the store refuses the commit (Commit.failed) -----------------------
+
+
+def _race_for_renewal(read_it: bool) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """Two requests renew the same session at once; returns the loser's headers and result."""
+    clock = FakeClock(1_800_000_000.0)
+    backend = MemoryBackend()
+    engine = _engine(clock, renew_interval=600)
+    cookie, _ = _create(engine, backend)
+    clock.advance(601)
+    facts = _facts(engine, cookie, "https")
+    winner, loser = _loaded(engine, backend, facts), _loaded(engine, backend, facts)
+    if read_it:
+        winner.get("n")
+        loser.get("n")
+    first = engine.commit(winner, 200, facts)
+    assert backend.apply(first.ops, clock()).ok
+    second = engine.commit(loser, 200, facts)
+    result = backend.apply(second.ops, clock())
+    headers, events = engine.finish(second, result, facts)
+    assert "renewed" in [e.kind for e in events]
+    return headers, result.ok
+
+
+@pytest.mark.parametrize("read_it", [False, True], ids=["untouched", "read"])
+def test_a_renewal_that_lost_a_race_keeps_its_cookie(read_it: bool) -> None:
+    """The loser sends no cookie (the winner's response carries the new one, FX-07), and
+    varies on Cookie exactly when its handler read the session."""
+    headers, ok = _race_for_renewal(read_it)
+    assert not ok
+    assert headers == ((("vary", "Cookie"),) if read_it else ())
+
+
+@pytest.mark.parametrize("use", ["untouched", "write"])
+def test_a_refused_commit_on_a_revoked_session_drops_the_cookie_and_varies(use: str) -> None:
+    """Whether the handler wrote or never looked (a due touch), the failure headers clear the
+    cookie, forbid caching and vary on Cookie."""
+    clock = FakeClock(1_800_000_000.0)
+    backend = MemoryBackend()
+    engine = _engine(clock)
+    cookie, _ = _create(engine, backend)
+    clock.advance(61)
+    facts = _facts(engine, cookie, "https")
+    begin = engine.begin(facts)
+    assert begin.key is not None
+    record = backend.load(begin.key, clock())
+    assert record is not None
+    session = engine.resume(begin, record, facts)
+    assert SessionManager(backend, clock=clock).revoke(record.handle)
+    if use == "write":
+        session["n"] = 2
+    commit = engine.commit(session, 200, facts)
+    result = backend.apply(commit.ops, clock())
+    assert not result.ok
+    headers, _ = engine.finish(commit, result, facts)
+    assert [name for name, _ in headers] == ["vary", "set-cookie", "cache-control"]
+    assert headers[0] == ("vary", "Cookie") and headers[2] == ("cache-control", "no-store")
+    assert "Max-Age=0" in headers[1][1]
+
+
+# -- Clear-Site-Data (CK-08) ----------------------------------------------------------------------
+
+
+def test_clear_site_data_goes_only_with_a_logout(browser: Browser, make_browser: Any) -> None:
+    """The header wipes the browser's storage: only logout sends it, under its lowercase name."""
+    site = make_browser(clear_site_data=True)
+    site.request(lambda s: s.login("ana"))
+    assert site.request(write(n=1)).all("clear-site-data") == []
+    assert site.request(lambda s: s.regenerate()).all("clear-site-data") == []
+    response = site.request(lambda s: s.logout())
+    assert ("clear-site-data", '"cache", "cookies", "storage"') in response.headers
+    browser.request(lambda s: s.login("ana"))
+    assert browser.request(lambda s: s.logout()).all("clear-site-data") == []
