@@ -25,7 +25,7 @@ from sessionware import Engine, Event, RequestFacts, Session, SessionConfig, Ses
 from sessionware.backends import MemoryBackend
 from sessionware.endings import Ending
 from sessionware.ids import new_id
-from sessionware.records import APPLIED, Create, Delete, Op, Record
+from sessionware.records import APPLIED, Create, Delete, Op, Patch, Record
 from sessionware.testing import FakeClock
 
 from ..conftest import SECRET
@@ -410,3 +410,17 @@ def test_a_store_outage_is_reported_and_keeps_the_cookie(
     assert visit.ops == ()
     assert visit.cookie() is None
     assert site.visit(cookie).session.user_id == "alice"
+
+
+def test_the_grace_window_keeps_the_successor_alive(clock: FakeClock) -> None:
+    """A request on the old cookie inside the window touches the successor like its own
+    cookie would (RS-02), so a tab still holding the old cookie does not let it go idle."""
+    site = Site(clock, MemoryBackend(), renew_interval=10 * MIN, touch_interval=1)
+    old, _ = _login(site)
+    clock.advance(11 * MIN)
+    assert "renewed" in site.visit(old).kinds
+    clock.advance(2)
+    served = site.visit(old, lambda s: s.get("n"))
+    assert served.session.user_id == "alice"
+    (patch,) = served.ops
+    assert isinstance(patch, Patch) and patch.meta["last_active"] == clock()

@@ -195,3 +195,14 @@ def test_an_unknown_id_event_names_the_client(browser: Browser) -> None:
     """A well-signed ID with no record: unknown_id from the request's client."""
     response = browser.request(read(), cookie=f"{NAME}={browser.engine.ids.sign(new_id())}")
     assert response.kinds == ["unknown_id"] and response.events[0].client == CLIENT
+
+
+def test_a_replayed_logout_cookie_names_the_client(browser: Browser) -> None:
+    """On a store without tombstones the engine's own memory reports the replay, with the client."""
+    browser.request(lambda s: s.login("lee"))
+    old = browser.cookie
+    browser.request(lambda s: s.logout())
+    response = browser.request(read(), cookie=f"{NAME}={old}")
+    assert response.kinds == ["ended", "logout_replay"]
+    assert [e.client for e in response.events] == [CLIENT, CLIENT]
+    assert response.session is not None and response.session.end_reason == "logout"
