@@ -45,6 +45,11 @@ def _only(events: list[Event], kind: str) -> Event:
         pytest.param("/", f"sid+={V}", id="name-with-trailing-space"),
         pytest.param("/", f"+sid={V}", id="name-with-leading-space"),
         pytest.param("/", f"a=1&b=2&sid={V}&c=3", id="middle-of-query"),
+        pytest.param(
+            "/",
+            f"jsessionid={V}&phpsessid=1&session_id=2&__host-session=3",
+            id="every-id-name-at-once",
+        ),
     ],
 )
 def test_url_ids_in_less_common_spellings_are_rejected(
