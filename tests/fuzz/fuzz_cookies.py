@@ -60,7 +60,9 @@ def check_cookie_header(header: str, query: str, path: str) -> None:
     for event in begin.events:
         text = repr(event.detail)
         for value in values:
-            if len(value) >= 16 and value in text:
+            # A url_id event reports the path (and a value may happen to be part
+            # of it, e.g. a run of slashes): only a value the URL does not hold counts.
+            if len(value) >= 16 and value in text and value not in path + query:
                 raise AssertionError("an event carries the cookie value")
     if begin.status is None:
         session = ENGINE.resume(begin, None, facts)
