@@ -221,11 +221,13 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
                 ("PEXPIREAT", layout.handle(rec.handle), ms(idx)),
             ]
             if op.replaces is not None and op.tombstone is not None:
-                # A rotation leaving a tombstone: the successor, its handle and the
-                # tombstone first, in a round trip of their own (see below).
+                # A rotation leaving a tombstone: the successor and the tombstone
+                # first, in a round trip of their own (see below); the old record's
+                # TAKE and the handle's move follow, by the rotation that won.
                 early_at[i] = len(early)
-                early.extend(create)
+                early.append(create[0])
                 batch.append(_take_old(layout, op, op.replaces, t))
+                batch.extend(create[1:])
             else:
                 batch.append(create[0])
                 if op.replaces is not None:
@@ -247,12 +249,26 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
                 extra.append(Call(UNCOMPANION, (layout.tomb(op.key),), (t,)))
     # Tombstones ride in the same batch as their endings (after every op's own commands).
     early_replies: list[Any] = []
+    lost: set[int] = set()
     if early:
         # A rotation goes first: commands to different slots in one batch run in
         # parallel, so a request arriving between the TAKE of the old record and
         # the writes of the successor and the "rotated" tombstone would find
         # neither and be signed out (FX-07: the old ID must reach its successor).
         early_replies = yield early
+        for i, at in early_at.items():
+            # The tombstone names one successor, so only the rotation whose REBURY
+            # wrote it may take the old record and move its handle.  Concurrent
+            # renewals otherwise raced on TAKE, and the tombstone could name a
+            # loser's successor, undone: the old ID's grace window then signed
+            # the browser out.  A loser reads instead (same reply count) and is
+            # undone below, as one that found the old record gone.
+            if early_replies[at + 1] != 1:
+                lost.add(i)
+                take, rotation = starts[i], ops[i]
+                assert isinstance(rotation, Create)  # early_at holds rotations only
+                old_key = layout.session(str(rotation.replaces))
+                batch[take : take + 3] = [("EXISTS", old_key)] * 3
     replies = yield batch + extra
 
     # Batch 2: index bookkeeping that depends on what batch 1 found.
@@ -273,7 +289,7 @@ def _apply_cluster(layout: Layout, ops: Sequence[Op], now: float) -> Plan[ApplyR
             if op.replaces is not None:
                 if i in early_at:
                     created = early_replies[early_at[i]] == 1
-                    taken = replies[at]
+                    taken: list[Any] = [0, None, None] if i in lost else replies[at]
                 else:
                     created = replies[at] == 1
                     taken = replies[at + 1]

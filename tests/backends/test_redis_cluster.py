@@ -254,3 +254,49 @@ def test_unreachable_cluster_is_unavailable_on_both_faces() -> None:
 def test_session_manager_on_the_cluster(backend: RedisBackend) -> None:
     """SessionManager lists and revokes a user's sessions on Redis Cluster (TM-02, TM-03)."""
     check_manager(backend)
+
+
+def test_two_renewals_of_one_id_leave_the_successor_its_tombstone_names(
+    backend: RedisBackend,
+) -> None:
+    """Concurrent renewals on a cluster: one wins, and the old ID leads to that one.
+
+    The bad interleaving, played step by step: rotation A writes the "rotated"
+    tombstone first, rotation B's TAKE of the old record runs first.  Before,
+    B won the TAKE while the tombstone named A's successor, which was undone:
+    every request still carrying the old cookie in its grace window was then
+    signed out (``test_rotation_grace_http``'s flake on the cluster).
+    """
+    from sessionware.backends import redis_plans as plans
+    from sessionware.records import ended
+
+    now = time.time()
+    old = make_record(now, user="ann")
+    backend.apply([Create(old, keep_for=3600)], now)
+
+    def rotation() -> tuple[Any, Any]:
+        new = make_record(now, user="ann", handle=old.handle)
+        tomb = ended(old, "rotated", now, 3600, successor=new.key, renewal=True)
+        op = Create(new, replaces=old.key, tombstone=tomb, keep_for=3600)
+        return new, plans.apply(backend.layout, [op], now, True)
+
+    (new_a, plan_a), (new_b, plan_b) = rotation(), rotation()
+    early_a, early_b = next(plan_a), next(plan_b)
+    batch_a = plan_a.send(backend._run(early_a))  # A's tombstone is written first
+    batch_b = plan_b.send(backend._run(early_b))
+    results = {}
+    for name, plan, batch in (("b", plan_b, batch_b), ("a", plan_a, batch_a)):  # B's TAKE first
+        try:
+            while True:
+                batch = plan.send(backend._run(batch))
+        except StopIteration as done:
+            results[name] = done.value
+    assert [results["a"].ok, results["b"].ok] == [True, False]
+    ending = backend.load_ending(old.key, now)
+    assert ending is not None and ending.successor == new_a.key
+    assert backend.load(new_a.key, now) is not None
+    assert backend.load(new_b.key, now) is None
+    assert backend.load(old.key, now) is None
+    handle = backend.load_handle(old.handle, now)
+    assert handle is not None and handle.key == new_a.key
+    assert [r.key for r in backend.by_user("ann", now)] == [new_a.key]
