@@ -164,14 +164,6 @@ class Engine:
 
     # -- step 2 --------------------------------------------------------------------
 
-    def fresh(self) -> Session:
-        """A new empty session: what :meth:`resume` gives a request that presented none.
-
-        The adapters' fast path loads it lazily, for a request :meth:`begin`
-        would have passed without a look (no session cookie, nothing URL-borne).
-        """
-        return self.session_type(limit=self.config.max_data_bytes)
-
     def resume(
         self,
         begin: Begin,

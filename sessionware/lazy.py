@@ -145,7 +145,8 @@ class LazySession(Session):
         """Be a new empty session of the class this one stands in for, in place."""
         base = type(self).__mro__[1]  # Session, or the class lazy_type() made a twin of
         dict.clear(self)
-        # What Engine.fresh() does, on this object (the class's own __init__, if any).
+        # What Engine.resume does for a request that presented no session, on this
+        # object (the class's own __init__, if any).
         base.__init__(self, limit=limit)  # type: ignore[misc]
         object.__setattr__(self, "__class__", base)
 

@@ -155,17 +155,22 @@ async def test_a_read_without_cookie_varies_on_cookie_and_writes_nothing() -> No
 
 
 async def test_the_fresh_session_keeps_the_size_limit() -> None:
-    """``Engine.fresh`` builds the session with ``max_data_bytes``: an oversized write fails."""
-    mw = middleware(app_doing(lambda s: None), max_data_bytes=100)
-    session = mw.engine.fresh()
-    session["small"] = "x" * 10
-    try:
-        session["big"] = "x" * 200
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("an oversized write on a fresh session passed")
-    assert dict(session) == {"small": "x" * 10}
+    """The fast path's session keeps ``max_data_bytes``: an oversized write fails at once."""
+    refused: list[BaseException] = []
+
+    def write(session: Session) -> None:
+        session["small"] = "x" * 10
+        try:
+            session["big"] = "x" * 200
+        except ValueError as exc:
+            refused.append(exc)
+
+    backend = MemoryBackend()
+    mw = middleware(app_doing(write), backend, max_data_bytes=100)
+    scope, sent = await call(mw)
+    assert len(refused) == 1, "an oversized write on a fresh session passed"
+    assert dict(scope["session"]) == {"small": "x" * 10}
+    assert header(sent, b"set-cookie") != []  # the small write is still saved
 
 
 async def test_a_url_borne_id_without_cookie_is_still_refused() -> None:
