@@ -154,6 +154,7 @@ class RedisBackend:
         self._loops = LoopClients(self._target.async_client)
         # Async clients already made ready for concurrent use (see _aready).
         self._ready: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._warm: Any = None  # the last client found ready: one identity test per call
         # Reads whose touch cannot be due go out as a plain HGETALL (.redis_touch).
         self._memo = TouchMemo()
         self._cache = self._tracker(client_cache, cluster or bool(self._target.nodes))
@@ -373,9 +374,11 @@ class RedisBackend:
         callers wait for one another) starts every command on a client whose
         slot map is in place.  A single-node client needs nothing.
         """
-        if is_cluster(client):
-            await client.initialize()
-        self._ready.add(client)
+        if client not in self._ready:
+            if is_cluster(client):
+                await client.initialize()
+            self._ready.add(client)
+        self._warm = client
 
     async def _adrive(self, plan: plans.Plan[T]) -> T:
         try:
@@ -389,7 +392,7 @@ class RedisBackend:
 
     async def _arun(self, batch: list[plans.Command]) -> list[Any]:
         client = self._async_client()
-        if client not in self._ready:
+        if client is not self._warm:
             await self._aready(client)
         if len(batch) == 1:
             cmd = batch[0]
