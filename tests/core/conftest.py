@@ -15,7 +15,7 @@ import pytest
 from sessionware import Engine, Event, RequestFacts, Session, SessionConfig
 from sessionware.backends import MemoryBackend
 from sessionware.events import emit
-from sessionware.records import APPLIED, Op
+from sessionware.records import APPLIED, Op, Record, encode
 from sessionware.testing import FakeClock
 
 from ..conftest import SECRET
@@ -127,3 +127,16 @@ def login(user: str = "alice", remember: bool = False) -> App:
 
 def read(key: str = "n") -> App:
     return lambda session: session.get(key)
+
+
+def stored(**data: Any) -> Record:
+    """A live anonymous record holding ``data`` (encoded as the engine stores it)."""
+    return Record(
+        key="k",
+        handle="h",
+        data={k: encode(v) for k, v in data.items()},
+        created_at=0.0,
+        last_active=0.0,
+        expires_at=10.0,
+        absolute_at=10.0,
+    )

@@ -15,20 +15,13 @@ from typing import Any
 import pytest
 
 from sessionware import Session, SessionDataTooLarge
-from sessionware.records import Record, encode, entry_size
+from sessionware.records import encode, entry_size
+
+from .conftest import stored
 
 
 def loaded(limit: int, **data: Any) -> Session:
-    record = Record(
-        key="k",
-        handle="h",
-        data={k: encode(v) for k, v in data.items()},
-        created_at=0.0,
-        last_active=0.0,
-        expires_at=10.0,
-        absolute_at=10.0,
-    )
-    return Session(record, limit=limit)
+    return Session(stored(**data), limit=limit)
 
 
 def size(key: str, value: Any) -> int:

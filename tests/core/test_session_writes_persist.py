@@ -13,21 +13,8 @@ from typing import Any
 import pytest
 
 from sessionware import Session
-from sessionware.records import Record, encode
 
-from .conftest import Browser, read, write
-
-
-def stored(**data: Any) -> Record:
-    return Record(
-        key="k",
-        handle="h",
-        data={k: encode(v) for k, v in data.items()},
-        created_at=0.0,
-        last_active=0.0,
-        expires_at=10.0,
-        absolute_at=10.0,
-    )
+from .conftest import Browser, read, stored, write
 
 
 def after(browser: Browser) -> dict[str, Any]:
